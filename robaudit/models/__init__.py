@@ -1,0 +1,74 @@
+"""Model loading: ``load_model("timm:resnet18")`` → an :class:`AuditedModel` on the device."""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from robaudit.models import local, sources  # noqa: F401  (register the sources)
+from robaudit.models.base import MODEL_SOURCES, LoadOptions, ModelSource, parse_spec
+from robaudit.models.wrapper import AuditedModel, ModelInfo, resolve_device
+
+DEFAULT_MODEL = "embedded:cnn"
+
+
+@MODEL_SOURCES.register("embedded")
+class EmbeddedModelSource(ModelSource):
+    """``embedded:cnn``: a small CNN for the embedded dataset, trained on first use (≈30 s on
+    2 CPU cores) and cached under $ROBAUDIT_HOME (default ~/.cache/robaudit)."""
+
+    prefix = "embedded"
+    description = "the embedded default's small CNN (trained on first use, cached)"
+
+    def available(self) -> list[str]:
+        return ["cnn"]
+
+    def build(self, name: str, options: LoadOptions) -> tuple[nn.Module, ModelInfo]:
+        from robaudit.embedded import embedded_model_path, train_embedded_model
+        from robaudit.errors import RobauditError
+
+        if name != "cnn":
+            raise RobauditError(f"unknown embedded model {name!r}; the only one is embedded:cnn")
+        path = embedded_model_path()
+        if not path.exists():
+            train_embedded_model(path)
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        net, info = local.build_from_payload(payload, "embedded:cnn")
+        info.source = "embedded"
+        info.extra["checkpoint"] = str(path)
+        return net, info
+
+
+def load_model(
+    spec: str,
+    device: str | torch.device = "cpu",
+    weights: str | Path | None = None,
+    model_dir: str | Path | None = None,
+) -> AuditedModel:
+    """Load ``PREFIX:NAME`` from its source and wrap it: [0, 1] input, eval, on ``device``."""
+    prefix, name = parse_spec(spec)
+    target = device if isinstance(device, torch.device) else resolve_device(device)
+    options = LoadOptions(
+        weights=Path(weights) if weights and Path(str(weights)).suffix else (Path(weights) if weights else None),
+        model_dir=Path(model_dir) if model_dir else None,
+        device=target,
+    )
+    net, info = MODEL_SOURCES.get(prefix)().build(name, options)
+    return AuditedModel(net, info).to(target)
+
+
+def list_models(pattern: str = "*", source: str | None = None) -> dict[str, list[str]]:
+    """What each source offers, filtered by a glob ``pattern`` (``*`` if none)."""
+    prefixes = [source] if source else MODEL_SOURCES.names()
+    listing: dict[str, list[str]] = {}
+    for prefix in prefixes:
+        names = MODEL_SOURCES.get(prefix)().available()
+        glob = pattern if any(c in pattern for c in "*?[") else f"*{pattern}*"
+        listing[prefix] = [n for n in names if fnmatch.fnmatch(n.lower(), glob.lower())]
+    return listing
+
+
+__all__ = ["DEFAULT_MODEL", "AuditedModel", "ModelInfo", "load_model", "list_models", "MODEL_SOURCES"]

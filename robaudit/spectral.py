@@ -1,0 +1,178 @@
+"""Pure tensor frequency maths shared by every probe: grids, radial masks, hybrids, spectra.
+
+Units: frequencies are in cycles per pixel (cpp). The 2-D FFT grid of an H×W image has
+fy = k/H, fx = l/W wrapped into [-0.5, 0.5); the radial frequency r = sqrt(fx² + fy²) lies in
+[0, 0.707]. A Nyquist fraction is cpp / 0.5. Nothing here knows about models or datasets.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+NYQUIST_CPP = 0.5
+
+
+def to_nyquist(cpp: float) -> float:
+    """Cycles per pixel → fraction of the Nyquist frequency (0.5 cpp)."""
+    return cpp / NYQUIST_CPP
+
+
+def both_units(cpp: float | None) -> dict[str, float | None]:
+    """A frequency in both report units: {'cycles_per_pixel': …, 'nyquist_fraction': …}."""
+    return {
+        "cycles_per_pixel": cpp,
+        "nyquist_fraction": None if cpp is None else to_nyquist(cpp),
+    }
+
+
+def radial_frequency(
+    h: int, w: int, device: torch.device | str = "cpu", onesided: bool = False
+) -> Tensor:
+    """Radial frequency r (cpp) of every FFT bin, shape (H, W), or (H, W//2+1) if ``onesided``.
+
+    ``onesided`` matches ``torch.fft.rfft2`` (last axis holds l = 0..W/2, fx = l/W ≥ 0).
+    """
+    fy = torch.fft.fftfreq(h, device=device, dtype=torch.float64)
+    fx = (torch.fft.rfftfreq if onesided else torch.fft.fftfreq)(w, device=device, dtype=torch.float64)
+    # fftfreq puts the Nyquist bin at -0.5, as the spec's [-0.5, 0.5) wrapping does.
+    return torch.sqrt(fy[:, None] ** 2 + fx[None, :] ** 2).float()
+
+
+def lowpass_masks(f_mix: Tensor, h: int, w: int, onesided: bool = True) -> Tensor:
+    """Radial disk masks M_k(f) = 1 where r ≤ f_mix[k], else 0. Shape (K, 1, H, W') float32.
+
+    f_mix: (K,) cutoffs in cpp. W' = W//2+1 if ``onesided`` else W.
+    """
+    r = radial_frequency(h, w, f_mix.device, onesided=onesided)
+    # A tiny tolerance so a cutoff equal to a bin's radius (e.g. 0.25 vs 1/4) includes it.
+    return (r[None] <= f_mix[:, None, None] + 1e-9).float()[:, None]
+
+
+def hybrid_images(x_low: Tensor, x_high: Tensor, f_mix: Tensor) -> Tensor:
+    """Hybrids: low frequencies (r ≤ f_mix) of ``x_low`` + the rest of ``x_high``, clipped to [0, 1].
+
+    x_low, x_high: (N, C, H, W) in [0, 1]; f_mix: (K,) cpp. Returns (K, N, C, H, W).
+    The radial mask is symmetric under f → −f, so the mixed spectrum stays Hermitian and the
+    one-sided transform gives exactly Re(ifft2(·)) of the spec at half the cost.
+    """
+    h, w = x_low.shape[-2:]
+    spec_low = torch.fft.rfft2(x_low)
+    spec_high = torch.fft.rfft2(x_high)
+    masks = lowpass_masks(f_mix.to(x_low.device), h, w)[:, None]  # (K, 1, 1, H, W')
+    mixed = spec_high[None] + (spec_low - spec_high)[None] * masks
+    return torch.fft.irfft2(mixed, s=(h, w)).clamp_(0.0, 1.0)
+
+
+def split_bands(x: Tensor, f_cut: float) -> tuple[Tensor, Tensor]:
+    """Split x (…, H, W) into (low, high) at radial cutoff ``f_cut`` cpp; low + high == x."""
+    h, w = x.shape[-2:]
+    mask = lowpass_masks(torch.tensor([f_cut], device=x.device), h, w)[0, 0]
+    spec = torch.fft.rfft2(x)
+    low = torch.fft.irfft2(spec * mask, s=(h, w))
+    return low, x - low
+
+
+def bandpass(x: Tensor, f_lo: float, f_hi: float) -> Tensor:
+    """Keep only frequencies f_lo < r ≤ f_hi of x (…, H, W) (no clipping)."""
+    h, w = x.shape[-2:]
+    r = radial_frequency(h, w, x.device, onesided=True)
+    mask = ((r > f_lo) & (r <= f_hi)).float()
+    return torch.fft.irfft2(torch.fft.rfft2(x) * mask, s=(h, w))
+
+
+def power_spectrum(d: Tensor) -> Tensor:
+    """Mean power spectrum of perturbations d (N, C, H, W): (H, W), unshifted, DC set to 0.
+
+    Per image and channel the spatial mean is removed, P = |fft2(d)|² with no window, then
+    averaged over images and channels (spec §2).
+    """
+    centred = d - d.mean(dim=(-2, -1), keepdim=True)
+    power = torch.fft.fft2(centred.double()).abs().pow(2).mean(dim=(0, 1))
+    power[0, 0] = 0.0
+    return power.float()
+
+
+def radial_cumulative(power: Tensor) -> tuple[Tensor, Tensor]:
+    """R(a) = Σ_{r ≤ a} P / Σ P at every distinct radial value a of the grid (DC excluded).
+
+    power: (H, W) unshifted, as from :func:`power_spectrum`. Returns (radii, R), both (M,)
+    float64 with radii ascending in cpp and R rising to 1.
+    """
+    h, w = power.shape
+    r = radial_frequency(h, w, power.device).double().flatten()
+    p = power.double().flatten()
+    keep = r > 0
+    r, p = r[keep], p[keep]
+    radii, inverse = torch.unique(torch.round(r, decimals=9), return_inverse=True)
+    per_radius = torch.zeros_like(radii).index_add_(0, inverse, p)
+    total = per_radius.sum()
+    cumulative = per_radius.cumsum(0) / (total if total > 0 else 1.0)
+    return radii, cumulative
+
+
+def first_crossing(x: Tensor, y: Tensor, level: float = 0.0, rising: bool = True) -> float | None:
+    """The x where y first crosses ``level`` (upwards if ``rising``), by linear interpolation.
+
+    x, y: (M,) with x ascending. The crossing is between the first pair of neighbours with
+    y[i] < level ≤ y[i+1] (mirrored when not rising). Returns None if there is none.
+    """
+    xs, ys = x.double().tolist(), (y.double() - level).tolist()
+    if not rising:
+        ys = [-v for v in ys]
+    for i in range(len(xs) - 1):
+        if ys[i] < 0 <= ys[i + 1]:
+            t = -ys[i] / (ys[i + 1] - ys[i])
+            return xs[i] + t * (xs[i + 1] - xs[i])
+    return None
+
+
+def sign_changes(y: Tensor) -> int:
+    """How many times y (M,) changes sign (zeros are skipped)."""
+    signs = [s for s in torch.sign(y).tolist() if s != 0]
+    return sum(1 for a, b in zip(signs, signs[1:], strict=False) if a != b)
+
+
+def gaussian_kernel(sigma: float) -> Tensor:
+    """Normalised 2-D Gaussian kernel, half-width ceil(2.5σ), shape (2k+1, 2k+1), sums to 1."""
+    half = max(1, math.ceil(2.5 * sigma))
+    t = torch.arange(-half, half + 1, dtype=torch.float64)
+    g = torch.exp(-(t[:, None] ** 2 + t[None, :] ** 2) / (2 * sigma**2))
+    return (g / g.sum()).float()
+
+
+def power_spectra(d: Tensor) -> Tensor:
+    """Per-image power spectra of d (N, C, H, W): (N, H, W) float64, unshifted, DC set to 0.
+
+    As :func:`power_spectrum` (per-channel spatial mean removed, |fft2|², no window) but
+    averaged over channels only, so the mean over images equals ``power_spectrum(d)``
+    (used for bootstrap intervals over images).
+    """
+    centred = d - d.mean(dim=(-2, -1), keepdim=True)
+    power = torch.fft.fft2(centred.double()).abs().pow(2).mean(dim=1)
+    power[:, 0, 0] = 0.0
+    return power
+
+
+def radial_sums(power: Tensor) -> tuple[Tensor, Tensor]:
+    """Σ P at each distinct radial value, DC excluded: power (..., H, W) unshifted →
+    (radii (M,) ascending cpp, sums (..., M)) float64, with the radii of :func:`radial_cumulative`
+    (so ``sums.cumsum(-1) / sums.sum(-1)`` is its R)."""
+    h, w = power.shape[-2:]
+    r = radial_frequency(h, w, power.device).double().flatten()
+    keep = r > 0
+    radii, inverse = torch.unique(torch.round(r[keep], decimals=9), return_inverse=True)
+    p = power.double().flatten(-2)[..., keep]
+    sums = torch.zeros(*p.shape[:-1], len(radii), dtype=torch.float64, device=power.device)
+    return radii, sums.index_add_(-1, inverse, p)
+
+
+def correlate_valid(x: Tensor, kernel: Tensor) -> Tensor:
+    """'Valid' 2-D correlation of x (…, H, W) with kernel (kh, kw) via the FFT (exact up to
+    float rounding, a fast convolution for large kernels). Returns (…, H−kh+1, W−kw+1)."""
+    h, w = x.shape[-2:]
+    kh, kw = kernel.shape
+    spec = torch.fft.rfft2(x.float()) * torch.fft.rfft2(kernel.flip(0, 1).float(), s=(h, w))
+    return torch.fft.irfft2(spec, s=(h, w))[..., kh - 1 :, kw - 1 :].to(x.dtype)
