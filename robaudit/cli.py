@@ -262,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     except RobauditError as exc:
         err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return exc.exit_code
+    except SystemExit as exc:  # typer's standalone mode ends every run with SystemExit
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:
         err_console.print("interrupted: partial results are saved; run the same command again to resume")
         return 130

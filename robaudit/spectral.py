@@ -29,7 +29,8 @@ def both_units(cpp: float | None) -> dict[str, float | None]:
 
 
 def radial_frequency(
-    h: int, w: int, device: torch.device | str = "cpu", onesided: bool = False
+    h: int, w: int, device: torch.device | str = "cpu", onesided: bool = False,
+    dtype: torch.dtype = torch.float32,
 ) -> Tensor:
     """Radial frequency r (cpp) of every FFT bin, shape (H, W), or (H, W//2+1) if ``onesided``.
 
@@ -38,7 +39,7 @@ def radial_frequency(
     fy = torch.fft.fftfreq(h, device=device, dtype=torch.float64)
     fx = (torch.fft.rfftfreq if onesided else torch.fft.fftfreq)(w, device=device, dtype=torch.float64)
     # fftfreq puts the Nyquist bin at -0.5, as the spec's [-0.5, 0.5) wrapping does.
-    return torch.sqrt(fy[:, None] ** 2 + fx[None, :] ** 2).float()
+    return torch.sqrt(fy[:, None] ** 2 + fx[None, :] ** 2).to(dtype)
 
 
 def lowpass_masks(f_mix: Tensor, h: int, w: int, onesided: bool = True) -> Tensor:
@@ -102,7 +103,7 @@ def radial_cumulative(power: Tensor) -> tuple[Tensor, Tensor]:
     float64 with radii ascending in cpp and R rising to 1.
     """
     h, w = power.shape
-    r = radial_frequency(h, w, power.device).double().flatten()
+    r = radial_frequency(h, w, power.device, dtype=torch.float64).flatten()
     p = power.double().flatten()
     keep = r > 0
     r, p = r[keep], p[keep]
@@ -161,7 +162,7 @@ def radial_sums(power: Tensor) -> tuple[Tensor, Tensor]:
     (radii (M,) ascending cpp, sums (..., M)) float64, with the radii of :func:`radial_cumulative`
     (so ``sums.cumsum(-1) / sums.sum(-1)`` is its R)."""
     h, w = power.shape[-2:]
-    r = radial_frequency(h, w, power.device).double().flatten()
+    r = radial_frequency(h, w, power.device, dtype=torch.float64).flatten()
     keep = r > 0
     radii, inverse = torch.unique(torch.round(r[keep], decimals=9), return_inverse=True)
     p = power.double().flatten(-2)[..., keep]

@@ -106,7 +106,7 @@ class TimmSource(ModelSource):
             ) from None
         if local:
             load_weights_into(net, local)
-        config = resolve_data_config({}, model=net)
+        config = resolve_data_config({}, model=net, use_test_size=True)  # eval-time size
         info = ModelInfo(
             spec=f"timm:{name}", source="timm", name=name,
             input_size=tuple(config["input_size"]),  # type: ignore[arg-type]
@@ -148,9 +148,9 @@ class RobustBenchSource(ModelSource):
     description = "RobustBench model zoo (DATASET/THREAT/NAME)"
 
     def zoo(self) -> dict[str, dict[str, list[str]]]:
+        import_robustbench()
         from robustbench.model_zoo import model_dicts
 
-        import_robustbench()
         return {
             ds.value: {tm.value: sorted(models) for tm, models in by_threat.items()}
             for ds, by_threat in model_dicts.items()

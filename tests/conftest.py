@@ -1,0 +1,48 @@
+"""Shared fixtures. Tests marked network/gpu/slow are skipped unless asked for:
+ROBAUDIT_NETWORK=1, a CUDA device, ROBAUDIT_SLOW=1."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from robaudit.data.base import DatasetInfo, TensorImageSet
+from robaudit.models.wrapper import AuditedModel, ModelInfo
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    skips = {
+        "network": (os.environ.get("ROBAUDIT_NETWORK") != "1", "needs network: set ROBAUDIT_NETWORK=1"),
+        "gpu": (not torch.cuda.is_available(), "needs a CUDA device"),
+        "slow": (os.environ.get("ROBAUDIT_SLOW") != "1", "slow: set ROBAUDIT_SLOW=1"),
+    }
+    for item in items:
+        for mark, (skip, why) in skips.items():
+            if skip and mark in item.keywords:
+                item.add_marker(pytest.mark.skip(reason=why))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def robaudit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Keep models robaudit trains (the embedded CNN) in a per-session folder."""
+    home = tmp_path_factory.mktemp("robaudit_home")
+    os.environ["ROBAUDIT_HOME"] = str(home)
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    return home
+
+
+def make_imageset(images: torch.Tensor, labels: torch.Tensor, name: str = "synthetic") -> TensorImageSet:
+    """A TensorImageSet from uint8 (N, C, H, W) images (synthetic test data)."""
+    info = DatasetInfo(spec=name, name=name, split="test", num_images=0,
+                       num_classes=int(labels.max()) + 1, image_size=tuple(images.shape[1:]))  # type: ignore[arg-type]
+    return TensorImageSet(images, labels, info)
+
+
+def wrap(net: nn.Module, input_size: tuple[int, int, int], num_classes: int) -> AuditedModel:
+    info = ModelInfo(spec="test:net", source="test", name="net", input_size=input_size,
+                     num_classes=num_classes, mean=(0.0,), std=(1.0,))
+    return AuditedModel(net, info)

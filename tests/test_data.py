@@ -1,0 +1,156 @@
+"""Dataset loaders on SYNTHETIC files written in each official format (no real data here)."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from robaudit.data import DATASETS, check_compatible, load_dataset
+from robaudit.errors import RobauditError
+from robaudit.models.wrapper import ModelInfo
+
+RNG = np.random.default_rng(0)
+
+
+def write_cifar10(root: Path, n: int = 20) -> tuple[np.ndarray, list[int]]:
+    """Synthetic CIFAR-10 python batches: dict(b'data': N×3072 uint8, b'labels': list)."""
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    data = RNG.integers(0, 256, (n, 3072), dtype=np.uint8)
+    labels = [int(v) for v in RNG.integers(0, 10, n)]
+    with open(folder / "test_batch", "wb") as f:
+        pickle.dump({b"batch_label": b"testing batch 1 of 1", b"labels": labels, b"data": data,
+                     b"filenames": [b"x.png"] * n}, f)
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({b"label_names": [f"class{i}".encode() for i in range(10)], b"num_vis": 3072}, f)
+    return data, labels
+
+
+def write_cifar100(root: Path, n: int = 12) -> None:
+    folder = root / "cifar-100-python"
+    folder.mkdir(parents=True)
+    with open(folder / "test", "wb") as f:
+        pickle.dump({b"fine_labels": [int(v) for v in RNG.integers(0, 100, n)],
+                     b"coarse_labels": [0] * n, b"data": RNG.integers(0, 256, (n, 3072), dtype=np.uint8)}, f)
+    with open(folder / "meta", "wb") as f:
+        pickle.dump({b"fine_label_names": [f"c{i}".encode() for i in range(100)], b"coarse_label_names": []}, f)
+
+
+def write_folder(root: Path, size: tuple[int, int] = (40, 30)) -> Path:
+    for cls in ("cat", "dog", "emu"):
+        (root / cls).mkdir(parents=True)
+        for i in range(3):
+            pixels = RNG.integers(0, 256, (*size, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / cls / f"{i}.png")
+    return root
+
+
+def test_cifar10_reader_matches_the_official_layout(tmp_path: Path) -> None:
+    data, labels = write_cifar10(tmp_path)
+    ds = load_dataset("cifar10", data_dir=tmp_path)
+    x, y = ds.load(torch.arange(len(ds)))
+    assert ds.info.num_classes == 10 and ds.info.class_names[3] == "class3"
+    assert x.shape == (20, 3, 32, 32) and y.tolist() == labels
+    # CIFAR rows are R plane, G plane, B plane of 32×32 each.
+    assert float(x[5, 1, 2, 7]) == pytest.approx(data[5, 1024 + 2 * 32 + 7] / 255.0)
+
+
+def test_cifar100_reader_uses_fine_labels(tmp_path: Path) -> None:
+    write_cifar100(tmp_path)
+    ds = load_dataset("cifar100", data_dir=tmp_path)
+    assert ds.info.num_classes == 100 and len(ds) == 12
+
+
+def test_cifar_reader_refuses_pickled_code(tmp_path: Path) -> None:
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    with open(folder / "test_batch", "wb") as f:
+        pickle.dump({"data": print}, f)  # a global reference that must not be resolved
+    (folder / "batches.meta").write_bytes(b"")
+    with pytest.raises(RobauditError, match="not a valid CIFAR"):
+        load_dataset("cifar10", data_dir=tmp_path)
+
+
+def test_image_folder_resizes_to_the_model(tmp_path: Path) -> None:
+    root = write_folder(tmp_path / "imgs")
+    model = ModelInfo(spec="m", source="t", name="m", input_size=(3, 16, 16), num_classes=3,
+                      mean=(0.0,), std=(1.0,), crop_pct=0.875)
+    ds = load_dataset(f"folder:{root}", model_info=model)
+    x, y = ds.load(torch.tensor([0, 4, 8]))
+    assert x.shape == (3, 3, 16, 16) and y.tolist() == [0, 1, 2]
+    assert ds.info.class_names == ["cat", "dog", "emu"]
+    assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0
+
+
+def test_imagenet_val_folder(tmp_path: Path) -> None:
+    write_folder(tmp_path / "val", size=(64, 80))
+    ds = load_dataset("imagenet", data_dir=tmp_path)
+    assert ds.info.image_size == (3, 224, 224) and len(ds) == 9
+    assert ds.load(torch.tensor([1]))[0].shape == (1, 3, 224, 224)
+
+
+@pytest.mark.parametrize("layout", ["nhwc", "nchw"])
+def test_npz_accepts_both_layouts(tmp_path: Path, layout: str) -> None:
+    x = RNG.integers(0, 256, (6, 12, 10, 3), dtype=np.uint8)
+    stored = x if layout == "nhwc" else x.transpose(0, 3, 1, 2)
+    np.savez(tmp_path / "d.npz", x=stored, y=np.array([0, 1, 2, 0, 1, 2]))
+    ds = load_dataset(f"npz:{tmp_path / 'd.npz'}")
+    loaded, _ = ds.load(torch.arange(6))
+    assert ds.info.image_size == (3, 12, 10)
+    assert torch.allclose(loaded, torch.from_numpy(x).permute(0, 3, 1, 2).float() / 255)
+
+
+def bad_npz(tmp: Path) -> str:
+    np.savez(tmp / "bad.npz", x=np.zeros((3, 4, 4, 3), dtype=np.float32), y=np.zeros(3))
+    return f"npz:{tmp / 'bad.npz'}"
+
+
+def short_labels(tmp: Path) -> str:
+    np.savez(tmp / "short.npz", x=np.zeros((3, 4, 4, 3), dtype=np.uint8), y=np.zeros(2))
+    return f"npz:{tmp / 'short.npz'}"
+
+
+DATA_ERRORS = [
+    (lambda tmp: "cifar11", "Did you mean: cifar10"),
+    (lambda tmp: "cifar10", "not found under"),
+    (lambda tmp: f"npz:{tmp}/none.npz", "does not exist"),
+    (bad_npz, "must be uint8"),
+    (short_labels, "3 images but 2 labels"),
+    (lambda tmp: f"folder:{tmp}/none", "does not exist"),
+    (lambda tmp: "embedded", None),  # loads fine: the control row
+]
+
+
+@pytest.mark.parametrize(("make_spec", "message"), DATA_ERRORS, ids=[str(m) for _, m in DATA_ERRORS])
+def test_bad_dataset_specs_give_one_clear_error(tmp_path: Path, make_spec, message: str | None) -> None:
+    spec = make_spec(tmp_path)
+    if message is None:
+        assert len(load_dataset(spec, data_dir=tmp_path)) > 0
+        return
+    with pytest.raises(RobauditError, match=message) as info:
+        load_dataset(spec, data_dir=tmp_path)
+    assert "\n" not in str(info.value)
+
+
+def test_label_space_and_size_mismatches_are_caught_before_work() -> None:
+    ds = load_dataset("embedded")
+    model = ModelInfo(spec="timm:x", source="timm", name="x", input_size=(3, 224, 224), num_classes=1000,
+                      mean=(0.0,), std=(1.0,))
+    with pytest.raises(RobauditError, match="1000 classes"):
+        check_compatible(model, ds.info)
+    model.num_classes = 10
+    with pytest.raises(RobauditError, match="inputs of size"):
+        check_compatible(model, ds.info)
+
+
+def test_embedded_default_is_deterministic_and_split() -> None:
+    train, test = load_dataset("embedded", split="train"), load_dataset("embedded", split="test")
+    assert train.info.num_classes == test.info.num_classes == 10
+    assert len(train) > 2 * len(test) > 0
+    assert load_dataset("embedded").info.sha256 == test.info.sha256
+    assert set(DATASETS.names()) >= {"cifar10", "cifar100", "imagenet", "folder", "npz", "embedded"}

@@ -1,0 +1,70 @@
+"""The CI gate: thresholds, null metrics, JUnit XML and bad policies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from robaudit.errors import RobauditError
+from robaudit.policy import evaluate, load_policy, lookup, write_junit
+
+REPORT = {"schema_version": "1.0", "probes": {"hybrid": {"f_rev": {"cycles_per_pixel": {"mean": 0.15, "value": None}},
+                                                          "curves": {"p_low": [0.1, 0.9]}}}}
+
+
+def policy(tmp: Path, text: str) -> Path:
+    path = tmp / "policy.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("rules", "passed"),
+    [
+        ("- {metric: probes.hybrid.f_rev.cycles_per_pixel.mean, max: 0.2}", True),
+        ("- {metric: probes.hybrid.f_rev.cycles_per_pixel.mean, max: 0.1}", False),
+        ("- {metric: probes.hybrid.f_rev.cycles_per_pixel.mean, min: 0.1, max: 0.2}", True),
+        ("- {metric: probes.hybrid.f_rev.cycles_per_pixel.mean, min: 0.15}", True),  # bounds are inclusive
+        ("- {metric: probes.hybrid.curves.p_low.1, min: 0.95}", False),
+        ("- {metric: probes.hybrid.f_rev.cycles_per_pixel.value, max: 1}", False),  # null fails
+    ],
+)
+def test_rules_pass_and_fail(tmp_path: Path, rules: str, passed: bool) -> None:
+    result = evaluate(REPORT, load_policy(policy(tmp_path, f"rules:\n  {rules}\n")))
+    assert result["passed"] is passed
+
+
+BAD = [
+    ("rules: [", "not valid YAML"),
+    ("rules: []", "non-empty 'rules:'"),
+    ("something: else", "non-empty 'rules:'"),
+    ("rules:\n  - {max: 1}", "needs a 'metric:'"),
+    ("rules:\n  - {metric: a.b}", "needs min or max"),
+    ("rules:\n  - {metric: a.b, max: high}", "must be a number"),
+    ("rules:\n  - {metric: a.b, maximum: 1}", "unknown key 'maximum'"),
+    ("!!python/object/apply:os.system ['echo unsafe']", "not valid YAML"),  # safe_load refuses tags
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD, ids=[m for _, m in BAD])
+def test_bad_policies_are_rejected_with_one_line(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(RobauditError, match=message) as info:
+        load_policy(policy(tmp_path, text))
+    assert "\n" not in str(info.value)
+
+
+def test_unknown_metric_suggests_close_keys() -> None:
+    with pytest.raises(RobauditError, match="Did you mean: probes.hybrid.f_rev.cycles_per_pixel.mean"):
+        lookup(REPORT, "probes.hybrid.f_rev.cycles_per_pixel.maen")
+
+
+def test_junit_has_one_case_per_rule_and_failures_marked(tmp_path: Path) -> None:
+    rules = load_policy(policy(tmp_path, "rules:\n  - {metric: probes.hybrid.f_rev.cycles_per_pixel.mean, max: 0.2}\n"
+                                         "  - {metric: probes.hybrid.curves.p_low.0, min: 0.5}\n"))
+    write_junit(evaluate(REPORT, rules), tmp_path / "junit.xml")
+    suite = ET.parse(tmp_path / "junit.xml").getroot()
+    assert suite.tag == "testsuite" and suite.get("tests") == "2" and suite.get("failures") == "1"
+    cases = suite.findall("testcase")
+    assert [c.find("failure") is not None for c in cases] == [False, True]
