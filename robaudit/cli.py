@@ -85,8 +85,8 @@ def _only_known_fields(options: dict[str, dict[str, Any]], probes: list[str]) ->
 
 @app.command()
 def score(
-    model: Annotated[str, Opt("--model", "-m", help="PREFIX:NAME, e.g. torchvision:resnet50, file:ckpt.pt")] = "embedded:cnn",
-    data: Annotated[str, Opt("--data", "-d", help="cifar10, cifar100, imagenet, folder:PATH, npz:PATH, embedded")] = "embedded",
+    model: Annotated[str, Opt("--model", "-m", help="PREFIX:NAME, e.g. timm:resnet18, file:ckpt.pt")] = "embedded:cnn",
+    data: Annotated[str, Opt("--data", "-d", help="cifar10, imagenet, folder:P, npz:P, embedded...")] = "embedded",
     probes: Annotated[str | None, Opt(help="comma-separated probes (default: all)")] = None,
     out: Annotated[Path, Opt("--out", "-o", help="report folder")] = Path("robaudit-report"),
     seed: Annotated[int, Opt(help="drives every random choice")] = 0,
@@ -98,7 +98,7 @@ def score(
     weights: Annotated[str | None, Opt(help="local state dict (or torchvision weights enum name)")] = None,
     model_dir: Annotated[Path | None, Opt(help="RobustBench checkpoints: DIR/<dataset>/<threat>/<name>.pt")] = None,
     n_images: Annotated[int | None, Opt(min=1, help="images per probe")] = None,
-    hybrid_grid: Annotated[str | None, Opt(help="paper | extended | uniform:N | comma list (Nyquist fractions)")] = None,
+    hybrid_grid: Annotated[str | None, Opt(help="paper | extended | uniform:N | list (Nyquist fractions)")] = None,
     hybrid_seeds: Annotated[int | None, Opt(min=1, help="pairing seeds S")] = None,
     protocol: Annotated[str | None, Opt(help="adversarial protocol: fast, standard, paper")] = None,
     norm: Annotated[str | None, Opt(help="adversarial norm: linf or l2")] = None,
@@ -186,7 +186,8 @@ def _print_policy(result: dict[str, Any]) -> None:
         table.add_column(column)
     for row in result["rules"]:
         value = "null" if row["value"] is None else f"{row['value']:.4g}"
-        table.add_row(row["metric"], value, row["rule"], "[green]pass" if row["passed"] else f"[red]FAIL[/] {row['reason']}")
+        verdict = "[green]pass" if row["passed"] else f"[red]FAIL[/] {row['reason']}"
+        table.add_row(row["metric"], value, row["rule"], verdict)
     out_console.print(table)
 
 

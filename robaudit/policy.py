@@ -114,7 +114,8 @@ def evaluate(report: dict[str, Any], rules: list[Rule]) -> dict[str, Any]:
         else:
             passed = (rule.min is None or value >= rule.min) and (rule.max is None or value <= rule.max)
             reason = "" if passed else f"{value:g} violates {rule.describe()}"
-        rows.append({"metric": rule.metric, "value": value, "rule": rule.describe(), "passed": passed, "reason": reason})
+        rows.append({"metric": rule.metric, "value": value, "rule": rule.describe(), "passed": passed,
+                     "reason": reason})
     return {"passed": all(r["passed"] for r in rows), "rules": rows}
 
 

@@ -96,7 +96,7 @@ def write_report_card(report: dict[str, Any], results: list[ProbeResult], probes
         plot_files += [p.name for p in plots]
         sections.append(probe.markdown(result, plots))
         if result.arrays:
-            np.savez_compressed(staging / f"{result.probe}.npz", **result.arrays)
+            np.savez_compressed(staging / f"{result.probe}.npz", **result.arrays)  # type: ignore[arg-type]
             array_files.append(f"{result.probe}.npz")
     report["files"] = {"json": "report.json", "markdown": "report.md", "plots": plot_files, "arrays": array_files}
     validate_report(report)
@@ -140,5 +140,6 @@ def policy_markdown(policy: dict[str, Any]) -> str:
     lines = [f"## Policy: {'PASS' if policy['passed'] else 'FAIL'}", "", "| metric | value | rule | result |",
              "|---|---|---|---|"]
     for rule in policy["rules"]:
-        lines.append(f"| `{rule['metric']}` | {rule['value']} | {rule['rule']} | {'pass' if rule['passed'] else 'FAIL'} |")
+        verdict = "pass" if rule["passed"] else "FAIL"
+        lines.append(f"| `{rule['metric']}` | {rule['value']} | {rule['rule']} | {verdict} |")
     return "\n".join(lines)

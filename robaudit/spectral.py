@@ -171,9 +171,25 @@ def radial_sums(power: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def correlate_valid(x: Tensor, kernel: Tensor) -> Tensor:
-    """'Valid' 2-D correlation of x (…, H, W) with kernel (kh, kw) via the FFT (exact up to
-    float rounding, a fast convolution for large kernels). Returns (…, H−kh+1, W−kw+1)."""
+    """'Valid' 2-D correlation of x (…, H, W) with kernel (…, kh, kw) via the FFT (exact up to
+    float rounding; a fast convolution for large kernels). The kernel's leading dimensions
+    broadcast against x's, e.g. one kernel per image: x (N, C, H, W), kernel (N, 1, kh, kw).
+    Returns (…, H−kh+1, W−kw+1)."""
     h, w = x.shape[-2:]
-    kh, kw = kernel.shape
-    spec = torch.fft.rfft2(x.float()) * torch.fft.rfft2(kernel.flip(0, 1).float(), s=(h, w))
-    return torch.fft.irfft2(spec, s=(h, w))[..., kh - 1 :, kw - 1 :].to(x.dtype)
+    kh, kw = kernel.shape[-2:]
+    size = (_fast_fft_size(h), _fast_fft_size(w))  # zero padding past H, W only adds wrapped
+    spec = torch.fft.rfft2(x.float(), s=size) * torch.fft.rfft2(kernel.flip(-2, -1).float(), s=size)
+    return torch.fft.irfft2(spec, s=size)[..., kh - 1 : h, kw - 1 : w].to(x.dtype)
+
+
+def _fast_fft_size(n: int) -> int:
+    """The smallest 5-smooth integer ≥ n (FFT lengths with only factors 2, 3, 5 are fastest)."""
+    m = n
+    while True:
+        k = m
+        for p in (2, 3, 5):
+            while k % p == 0:
+                k //= p
+        if k == 1:
+            return m
+        m += 1

@@ -84,7 +84,7 @@ def test_image_folder_resizes_to_the_model(tmp_path: Path) -> None:
     x, y = ds.load(torch.tensor([0, 4, 8]))
     assert x.shape == (3, 3, 16, 16) and y.tolist() == [0, 1, 2]
     assert ds.info.class_names == ["cat", "dog", "emu"]
-    assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0
+    assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
 
 
 def test_imagenet_val_folder(tmp_path: Path) -> None:

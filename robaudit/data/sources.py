@@ -95,7 +95,8 @@ class _Cifar(DatasetSource):
         labels = np.concatenate([np.asarray(b[self.label_key], dtype=np.int64) for b in batches])
         if data.ndim != 2 or data.shape[1] != 3072:
             raise RobauditError(f"{folder}: CIFAR data must be N×3072 uint8, found {data.shape}")
-        names = [n.decode() if isinstance(n, bytes) else str(n) for n in read_cifar_pickle(folder / self.meta_file)[self.names_key]]
+        raw_names = read_cifar_pickle(folder / self.meta_file)[self.names_key]
+        names = [n.decode() if isinstance(n, bytes) else str(n) for n in raw_names]
         info = DatasetInfo(
             spec=self.name, name=self.name, split=options.split, num_images=0,
             num_classes=len(names), image_size=(3, 32, 32), class_names=names, source=str(folder),
@@ -114,7 +115,9 @@ class _Cifar(DatasetSource):
         try:
             getattr(torchvision.datasets, self.torchvision_class)(str(root), train=False, download=True)
         except OSError as exc:
-            raise RobauditError(f"could not download {self.name} ({exc}); pass --data-dir with the official files") from None
+            raise RobauditError(
+                f"could not download {self.name} ({exc}); pass --data-dir with the official files"
+            ) from None
 
 
 @DATASETS.register("cifar10")
@@ -159,7 +162,7 @@ class NpzDataset(DatasetSource):
         num_classes = len(names) if names else int(y.max()) + 1
         info = DatasetInfo(
             spec=f"npz:{arg}", name=path.stem, split="all", num_images=0, num_classes=num_classes,
-            image_size=tuple(x.shape[1:]), class_names=names, source=str(path),  # type: ignore[arg-type]
+            image_size=tuple(x.shape[1:]), class_names=names, source=str(path),
             sha256=array_sha256(x, y),
         )
         return TensorImageSet(torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y.astype(np.int64)), info)
@@ -180,7 +183,8 @@ class EmbeddedDataset(DatasetSource):
 class FileImageSet(ImageSet):
     """Images on disk in class-per-folder layout, decoded and resized/cropped on ``load``."""
 
-    def __init__(self, files: list[Path], labels: list[int], size: tuple[int, int, int], crop_pct: float, info: DatasetInfo) -> None:
+    def __init__(self, files: list[Path], labels: list[int], size: tuple[int, int, int], crop_pct: float,
+                 info: DatasetInfo) -> None:
         self.files, self._labels = files, torch.tensor(labels, dtype=torch.int64)
         self.size, self.crop_pct = size, crop_pct
         digest = hashlib.sha256()

@@ -109,7 +109,7 @@ class TimmSource(ModelSource):
         config = resolve_data_config({}, model=net, use_test_size=True)  # eval-time size
         info = ModelInfo(
             spec=f"timm:{name}", source="timm", name=name,
-            input_size=tuple(config["input_size"]),  # type: ignore[arg-type]
+            input_size=tuple(config["input_size"]),
             num_classes=int(getattr(net, "num_classes", 1000)),
             mean=tuple(config["mean"]), std=tuple(config["std"]),
             crop_pct=float(config.get("crop_pct", 0.875)),

@@ -73,6 +73,9 @@ class AuditedModel(nn.Module):
         if not info.weights_sha256:
             info.weights_sha256 = weights_sha256(net)
 
+    mean: Tensor
+    std: Tensor
+
     def forward(self, x: Tensor) -> Tensor:
         return self.net((x - self.mean) / self.std)
 

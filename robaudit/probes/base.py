@@ -81,7 +81,7 @@ def _save_unit(path: Path, unit: Unit) -> None:
     arrays = {k: np.asarray(v) for k, v in unit.items() if isinstance(v, np.ndarray | Tensor)}
     scalars = {k: v for k, v in unit.items() if k not in arrays}
     tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, __json__=np.array(json.dumps(scalars)), **arrays)
+    np.savez(tmp, __json__=np.array(json.dumps(scalars)), **arrays)  # type: ignore[arg-type]
     os.replace(tmp, path)
 
 

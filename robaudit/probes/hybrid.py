@@ -9,6 +9,7 @@ the seed-averaged curve, no clamping).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +102,8 @@ class HybridProbe(Probe):
 
     def _run_seed(self, ctx: ProbeContext, seed: int, grid_cpp: Tensor) -> dict[str, np.ndarray]:
         """Counts for one pairing seed: hits_low/hits_high/soft_low/soft_high (K,), and n."""
-        low_idx, high_idx = hybrid_pairs(ctx.data.labels, self.settings.n_images, ctx.generator("hybrid", "pairs", seed))
+        pairing = ctx.generator("hybrid", "pairs", seed)
+        low_idx, high_idx = hybrid_pairs(ctx.data.labels, self.settings.n_images, pairing)
         c, h, w = ctx.data.info.image_size
         chunk = max(1, MEMORY_BUDGET_BYTES // (4 * len(grid_cpp) * c * h * w))
         totals: dict[str, np.ndarray] = {}
@@ -110,7 +112,7 @@ class HybridProbe(Probe):
             sl = slice(start, start + chunk)
             unit = ctx.cache.get_or_compute(
                 f"seed={seed}/start={start}/chunk={chunk}",
-                lambda sl=sl: self._count_chunk(ctx, low_idx[sl], high_idx[sl], grid_cpp),
+                partial(self._count_chunk, ctx, low_idx[sl], high_idx[sl], grid_cpp),
             )
             for key, value in unit.items():
                 totals[key] = totals.get(key, 0) + np.asarray(value, dtype=np.float64)
@@ -148,7 +150,8 @@ class HybridProbe(Probe):
         if changes > 1:
             flags.append(f"p_low - p_high changes sign {changes} times; f_rev uses the first upward crossing")
         if len(crossed) < len(seed_revs):
-            flags.append(f"{len(seed_revs) - len(crossed)} of {len(seed_revs)} seeds never cross; mean/std use the rest")
+            missing = len(seed_revs) - len(crossed)
+            flags.append(f"{missing} of {len(seed_revs)} seeds never cross; mean/std use the rest")
 
         def stats(scale: float) -> dict[str, Any]:
             return {
@@ -190,7 +193,8 @@ class HybridProbe(Probe):
         f_rev = m["f_rev"]
         lines = [
             "## Hybrid images: reversal frequency f_rev", "",
-            f"{m['n_pairs']} hybrid pairs × {m['seeds']} pairing seeds × {len(m['grid']['cycles_per_pixel'])} mixing frequencies.",
+            f"{m['n_pairs']} hybrid pairs × {m['seeds']} pairing seeds × "
+            f"{len(m['grid']['cycles_per_pixel'])} mixing frequencies.",
             "",
             "| unit | f_rev (seed-averaged curve) | mean ± std across seeds |", "|---|---|---|",
         ]
