@@ -256,6 +256,17 @@ def list_probes() -> None:
         out_console.print(f"[bold]{name}[/]: settings {fields}")
 
 
+def _register_subcommands() -> None:
+    """Commands whose options live next to their library code (robaudit/commands/)."""
+    from robaudit.commands import corrupt, train_reference
+
+    app.command("corrupt")(corrupt.command)
+    app.command("train-reference")(train_reference.command)
+
+
+_register_subcommands()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: RobauditError → one line on stderr, exit 2; no tracebacks for user errors."""
     try:

@@ -1,0 +1,1 @@
+"""Sub-commands that live beside their library code; `robaudit.cli` registers them."""

@@ -1,0 +1,145 @@
+"""Reference-model checkpoints: weights plus metadata, readable by torch.load(weights_only=True).
+
+Layout: {"format": "robaudit-reference", "format_version": 1, "meta": {...}, "state_dict": {...}}.
+The network takes *normalised* input ((x − mean) / std with meta's mean/std) and contains its
+fixed pre-filter layers (greyscale, blur, PCA) ahead of the backbone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from robaudit.errors import RobauditError
+from robaudit.references.backbones import ArchSpec, build_backbone
+from robaudit.references.layers import GaussianBlur, Greyscale, PCAProjection
+
+FORMAT = "robaudit-reference"
+FORMAT_VERSION = 1
+META_KEYS = ("mean", "std", "input_size", "num_classes", "class_names", "name")
+
+
+class RepeatChannels(nn.Module):
+    """(N, 1, H, W) → (N, channels, H, W): feeds a grey image to an RGB backbone."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.channels = channels
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.expand(-1, self.channels, -1, -1)
+
+
+class ReferenceNet(nn.Module):
+    """Fixed pre-filter layers then the backbone: normalised (N, C, H, W) → logits (N, K)."""
+
+    def __init__(self, pre: nn.Sequential, backbone: nn.Module) -> None:
+        super().__init__()
+        self.pre, self.backbone = pre, backbone
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.backbone(self.pre(x))
+
+
+def build_prefilter(layers: list[dict[str, Any]]) -> nn.Sequential:
+    """Rebuild the fixed layers from their descriptions (PCA buffers are zeros until loaded)."""
+    pre = nn.Sequential()
+    for spec in layers:
+        kind = spec["type"]
+        if kind == "grey":
+            pre.add_module("grey", Greyscale())
+        elif kind == "repeat":
+            pre.add_module("repeat", RepeatChannels(int(spec["channels"])))
+        elif kind == "blur":
+            pre.add_module("blur", GaussianBlur(int(spec["channels"]), float(spec["sigma"])))
+        elif kind == "pca":
+            k, d = int(spec["components"]), int(spec["dim"])
+            pca = PCAProjection(torch.zeros(d), torch.zeros(k, d), bool(spec["centre"]))
+            pre.add_module("pca", pca)
+        else:
+            raise RobauditError(f"checkpoint names an unknown pre-filter layer {kind!r}")
+    return pre
+
+
+def build_net(meta: dict[str, Any]) -> ReferenceNet:
+    """An untrained ReferenceNet with the architecture meta describes (no downloads)."""
+    arch = ArchSpec(**{**meta["arch"], "pretrained": False})
+    return ReferenceNet(build_prefilter(meta["prefilter"]), build_backbone(arch))
+
+
+def build_from_checkpoint(ckpt: dict[str, Any]) -> tuple[nn.Module, dict[str, Any]]:
+    """(net, meta) from a loaded checkpoint dict. net expects normalised input, is in eval mode."""
+    check_format(ckpt)
+    meta = ckpt["meta"]
+    net = build_net(meta)
+    try:
+        net.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as exc:
+        raise RobauditError(f"checkpoint weights do not fit its architecture: {str(exc)[:200]}") from None
+    return net.eval(), meta
+
+
+def check_format(ckpt: Any) -> None:
+    """Raise a RobauditError unless ckpt is a robaudit reference checkpoint we can read."""
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise RobauditError(f"not a {FORMAT} checkpoint (no 'format': {FORMAT!r} key)")
+    if ckpt.get("format_version") != FORMAT_VERSION:
+        raise RobauditError(
+            f"checkpoint format_version {ckpt.get('format_version')} is not supported "
+            f"(this robaudit reads {FORMAT_VERSION}); upgrade robaudit"
+        )
+    missing = [k for k in META_KEYS if k not in ckpt.get("meta", {})]
+    if missing or "state_dict" not in ckpt:
+        raise RobauditError(f"checkpoint lacks {missing or ['state_dict']}; it is truncated or foreign")
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint file safely (weights_only=True) and check its format."""
+    path = Path(path)
+    if not path.is_file():
+        raise RobauditError(f"checkpoint {path} does not exist")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for torn or foreign files
+        raise RobauditError(f"cannot read checkpoint {path}: {str(exc).splitlines()[0][:160]}") from None
+    check_format(ckpt)
+    return ckpt
+
+
+def make_checkpoint(net: nn.Module, meta: dict[str, Any]) -> dict[str, Any]:
+    """Package weights and JSON-safe metadata (tuples become lists; others rejected)."""
+    state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "meta": plain(meta),
+        "state_dict": state,
+    }
+
+
+def plain(value: Any) -> Any:
+    """Convert to what weights_only loading accepts: dict/list/str/int/float/bool/None."""
+    return json.loads(json.dumps(value, default=_fallback))
+
+
+def _fallback(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Tensor):
+        return value.tolist()
+    if hasattr(value, "tolist"):  # numpy scalars/arrays
+        return value.tolist()
+    return str(value)  # anything else is recorded by its text, never pickled
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """torch.save to a temporary file, then rename: a kill never leaves a torn file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)

@@ -1,0 +1,132 @@
+"""Fixed (frozen) input layers of the reference models: greyscale, Gaussian blur, PCA projection.
+
+All three run on *normalised* input ((x − mean) / std), because the audit wrapper normalises
+before calling the network. That is exact for blur and grey (both are linear maps whose weights
+sum to 1, so they commute with a per-channel affine map when mean/std are equal across the
+channels they mix; blur is depthwise, so it commutes with any per-channel affine map). The PCA
+basis is fitted on normalised training images, so it is the PCA of what the layer sees.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from robaudit import spectral
+from robaudit.errors import RobauditError
+
+LUMA = (
+    0.299,
+    0.587,
+    0.114,
+)  # ITU-R 601 weights, as torchvision.transforms.functional.rgb_to_grayscale
+PCA_MAX_DIM = 16384  # C·H·W; the D×D float64 covariance then takes 2 GiB
+
+
+class Greyscale(nn.Module):
+    """(N, 3, H, W) → (N, 1, H, W) luminance; (N, 1, H, W) passes through."""
+
+    weight: Tensor
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("weight", torch.tensor(LUMA).view(1, 3, 1, 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.shape[1] == 1:
+            return x
+        return (x * self.weight.to(x.dtype)).sum(dim=1, keepdim=True)
+
+
+class GaussianBlur(nn.Module):
+    """Fixed depthwise Gaussian filter (spec §4): half-width ceil(2.5σ), sums to 1, circular pad.
+
+    Input and output (N, C, H, W); σ in pixels. No bias, no trainable parameters; gradients
+    flow to the input so attacks work through it.
+    """
+
+    kernel: Tensor
+
+    def __init__(self, channels: int, sigma: float) -> None:
+        super().__init__()
+        if not sigma > 0:
+            raise RobauditError(f"--sigma must be > 0 pixels, got {sigma}")
+        self.channels, self.sigma = channels, float(sigma)
+        kernel = spectral.gaussian_kernel(sigma)
+        self.radius = (kernel.shape[-1] - 1) // 2
+        self.register_buffer("kernel", kernel.expand(channels, 1, *kernel.shape).clone())
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.radius
+        if h >= x.shape[-1] or h >= x.shape[-2]:
+            raise RobauditError(f"blur half-width {h} px is not smaller than the image {x.shape}")
+        padded = F.pad(x, (h, h, h, h), mode="circular")
+        return F.conv2d(padded, self.kernel.to(x.dtype), groups=self.channels)
+
+    def extra_repr(self) -> str:
+        return f"channels={self.channels}, sigma={self.sigma}, half_width={self.radius}"
+
+
+class PCAProjection(nn.Module):
+    """x' = μ + U_Kᵀ U_K (x − μ) (centred, the default) or x' = U_Kᵀ U_K x (the paper's equation).
+
+    mean: (D,), components: (K, D) orthonormal rows, D = C·H·W. Input/output (N, C, H, W).
+    """
+
+    mean: Tensor
+    components: Tensor
+
+    def __init__(self, mean: Tensor, components: Tensor, centre: bool = True) -> None:
+        super().__init__()
+        self.centre = centre
+        self.register_buffer("mean", mean.float().clone())
+        self.register_buffer("components", components.float().clone())
+
+    def forward(self, x: Tensor) -> Tensor:
+        flat = x.flatten(1)
+        u = self.components.to(x.dtype)
+        if self.centre:
+            mu = self.mean.to(x.dtype)
+            return (mu + (flat - mu) @ u.T @ u).view_as(x)
+        return (flat @ u.T @ u).view_as(x)
+
+    def extra_repr(self) -> str:
+        k, d = self.components.shape
+        return f"components={k}, dim={d}, centre={self.centre}"
+
+
+def check_pca_size(image_size: tuple[int, ...], k: int, max_dim: int = PCA_MAX_DIM) -> None:
+    """Raise a clear error unless D = C·H·W ≤ max_dim and 1 ≤ k ≤ D (checked before any loading)."""
+    d = math.prod(image_size)
+    if d > max_dim:
+        raise RobauditError(
+            f"PCA on {tuple(image_size)} images needs a {d}×{d} covariance; the limit is "
+            f"D = C·H·W ≤ {max_dim} (e.g. 3×64×64 images). Use the blur kind, or smaller images."
+        )
+    if not 0 < k <= d:
+        raise RobauditError(f"--components must be in 1..{d} (C·H·W) for these images, got {k}")
+
+
+def fit_pca(images: Tensor, k: int, centre: bool = True, max_dim: int = PCA_MAX_DIM) -> PCAProjection:
+    """Fit the projection on the top-k eigenvectors of the covariance of images (N, C, H, W).
+
+    The covariance is formed explicitly (D × D, float64, as the paper did) and diagonalised with
+    torch.linalg.eigh; D = C·H·W must be at most ``max_dim``.
+    """
+    flat = images.flatten(1)
+    n, d = flat.shape
+    check_pca_size(tuple(images.shape[1:]), k, max_dim)
+    if n < 2:
+        raise RobauditError("PCA needs at least 2 training images")
+    mean = flat.double().mean(dim=0)
+    cov = torch.zeros(d, d, dtype=torch.float64)
+    for chunk in flat.split(2048):  # accumulate in float64, one chunk at a time
+        centred = chunk.double() - mean
+        cov.addmm_(centred.T, centred)
+    cov /= n - 1
+    _, vectors = torch.linalg.eigh(cov)  # ascending eigenvalues
+    components = vectors[:, -k:].flip(1).T.contiguous()  # (k, D), largest first
+    return PCAProjection(mean.float(), components.float(), centre=centre)
