@@ -92,6 +92,13 @@ def _load_unit(path: Path) -> Unit:
     return unit
 
 
+def seeded_generator(seed: int, *tags: object) -> torch.Generator:
+    """A CPU generator seeded by hashing (seed, tags): one --seed, independent named streams."""
+    text = json.dumps([seed, *map(str, tags)])
+    value = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
+    return torch.Generator().manual_seed(value)
+
+
 ProgressFactory = Callable[[Iterable[Any], str, int | None], Iterator[Any]]
 
 
@@ -113,9 +120,7 @@ class ProbeContext:
 
     def generator(self, *tags: object) -> torch.Generator:
         """A CPU generator seeded by (seed, tags): the same tags give the same stream every run."""
-        text = json.dumps([self.seed, *map(str, tags)])
-        seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
-        return torch.Generator().manual_seed(seed)
+        return seeded_generator(self.seed, *tags)
 
     def track(self, items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
         """Iterate with a progress bar (none when quiet)."""

@@ -1,0 +1,197 @@
+"""Corruption-category probe (spec §3): accuracy under the 15 common corruptions × 5 severities.
+
+Images come from a prebuilt set (``corruptions_dir``: CIFAR-10-C / ImageNet-C layouts) or are
+generated on the fly from ``ctx.data`` with :func:`robaudit.corruptions.apply_corruption`.
+One cached unit per (corruption, severity), per noise-sweep level and for the clean images, so a
+killed run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from robaudit.corruptions import CORRUPTION_NAMES, CORRUPTIONS, apply_corruption, metrics
+from robaudit.corruptions import report as corruption_report
+from robaudit.corruptions._ops import to_grey
+from robaudit.corruptions.constants import pick_reference
+from robaudit.corruptions.ondisk import CorruptionSet, FolderSet, open_corruption_set
+from robaudit.errors import RobauditError
+from robaudit.probes.base import PROBES, Probe, ProbeContext, ProbeResult
+
+DEFAULT_NOISE_SWEEP = [0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2]
+
+
+def generation_chunk(height: int, width: int) -> int:
+    """Images corrupted together (fixed per image size, so results do not depend on the batch
+    size: every chunk draws from its own seeded generator). Small for large images, which keeps
+    the working set in the CPU cache; the model still sees ``batch_size`` images at a time."""
+    return 250 if height * width <= 64 * 64 else 16
+
+
+@dataclass
+class CorruptionSettings:
+    """corruptions_dir: prebuilt set (None: generate); corruptions: names (None: all 15);
+    severities: subset of 1–5; n_images: seeded subset size (≤ 0: all); grey: evaluate grey
+    versions; baseline_report: report.json for mCE-style relative error; noise_sweep: Gaussian
+    std grid in [0, 1] pixel units."""
+
+    corruptions_dir: str | None = None
+    corruptions: list[str] | None = None
+    severities: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5])
+    n_images: int = 1000
+    grey: bool = False
+    baseline_report: str | None = None
+    noise_sweep: list[float] = field(default_factory=lambda: list(DEFAULT_NOISE_SWEEP))
+
+    def __post_init__(self) -> None:
+        for name in self.corruptions or []:
+            CORRUPTIONS.get(name)  # unknown names raise with suggestions
+        if not self.severities or any(s not in (1, 2, 3, 4, 5) for s in self.severities):
+            raise RobauditError(f"severities must be a non-empty subset of 1..5, got {self.severities}")
+        if any(not 0 <= s <= 1 for s in self.noise_sweep):
+            raise RobauditError("noise_sweep values are Gaussian std in [0, 1] pixel units")
+        if self.corruptions_dir:
+            source = open_corruption_set(self.corruptions_dir)  # fails fast, before any work
+            source.check(self.names(), self.severities)
+
+    def names(self) -> list[str]:
+        return list(self.corruptions) if self.corruptions else list(CORRUPTION_NAMES)
+
+
+def seeded_subset(total: int, n_images: int, generator: torch.Generator) -> Tensor:
+    """Sorted seeded indices: all of range(total) if n_images ≤ 0 or ≥ total."""
+    if n_images <= 0 or n_images >= total:
+        return torch.arange(total)
+    return torch.randperm(total, generator=generator)[:n_images].sort().values
+
+
+@PROBES.register("corruptions")
+class CorruptionProbe(Probe):
+    name = "corruptions"
+    Settings = CorruptionSettings
+    settings: CorruptionSettings
+
+    def run(self, ctx: ProbeContext) -> ProbeResult:
+        st = self.settings
+        names, severities = st.names(), sorted(st.severities)
+        source = open_corruption_set(st.corruptions_dir) if st.corruptions_dir else None
+        if source is not None:
+            source.check(names, severities)
+            self._check_size(ctx, source.image_size())
+        baseline = metrics.load_baseline(st.baseline_report) if st.baseline_report else None
+        clean_idx = seeded_subset(len(ctx.data), st.n_images, ctx.generator("corruptions", "subset"))
+        if source is not None:
+            total = min(source.num_images(n, s) for n in names for s in severities)
+            idx = seeded_subset(total, st.n_images, ctx.generator("corruptions", "subset"))
+        else:
+            idx = clean_idx
+        clean = ctx.cache.get_or_compute("clean", partial(self._count, ctx, clean_idx, None, 0))
+        accuracy: dict[str, dict[str, float]] = {}
+        cells = [(n, s) for n in names for s in severities]
+        for name, sev in ctx.track(cells, "corruptions", len(cells)):
+            if isinstance(source, FolderSet):
+                source.check_files(name, sev, idx)
+            unit = ctx.cache.get_or_compute(f"{name}/severity={sev}",
+                                            partial(self._count, ctx, idx, source, sev, name))
+            accuracy.setdefault(name, {})[str(sev)] = unit["correct"] / unit["total"]
+        sweep = [ctx.cache.get_or_compute(f"noise_sweep/std={std}", partial(self._noise, ctx, clean_idx, std))
+                 for std in ctx.track(st.noise_sweep, "noise sweep", len(st.noise_sweep))]
+        return self._result(ctx, source, accuracy, clean, sweep, baseline, len(idx))
+
+    def _check_size(self, ctx: ProbeContext, size: tuple[int, int, int]) -> None:
+        want = tuple(ctx.model.info.input_size)
+        if tuple(size[1:]) != tuple(want[1:]):
+            raise RobauditError(
+                f"the corruption set's images are {size[1]}×{size[2]} but {ctx.model.info.spec} "
+                f"takes {want[1]}×{want[2]}; prebuilt sets are used at their stored size, never "
+                "resized — use a matching model or generate corruptions on the fly"
+            )
+
+    def _model_input(self, ctx: ProbeContext, x: Tensor) -> Tensor:
+        """Grey conversion (``grey``) and channel matching for the model: (n, C, H, W)."""
+        channels = ctx.model.info.input_size[0]
+        if self.settings.grey or (channels == 1 and x.shape[1] == 3):
+            x = to_grey(x)
+        return x.expand(-1, channels, -1, -1) if x.shape[1] != channels else x
+
+    def _count(self, ctx: ProbeContext, idx: Tensor, source: CorruptionSet | None,
+               severity: int, name: str | None = None) -> dict[str, Any]:
+        """Correct predictions on images idx: clean (name None), from source, or generated."""
+        c, h, w = ctx.data.info.image_size if source is None else source.image_size()
+        chunk = generation_chunk(h, w)
+        pending: list[tuple[Tensor, Tensor]] = []
+        correct = 0
+        for start in range(0, len(idx), chunk):
+            part = idx[start : start + chunk]
+            if source is not None and name is not None:
+                x, y = source.load(name, severity, part)
+                x, y = x.to(ctx.device), y.to(ctx.device)
+            else:
+                x, y = ctx.load(part)
+                if name is not None:
+                    gen = ctx.generator("corruptions", name, severity, start)
+                    x = apply_corruption(x, name, severity, gen)
+            pending.append((self._model_input(ctx, x), y))
+            if sum(len(p[1]) for p in pending) >= ctx.batch_size or start + chunk >= len(idx):
+                xs, ys = torch.cat([p[0] for p in pending]), torch.cat([p[1] for p in pending])
+                correct += int((ctx.predict_logits(xs).argmax(-1) == ys).sum())
+                pending = []
+        return {"correct": correct, "total": len(idx)}
+
+    def _noise(self, ctx: ProbeContext, idx: Tensor, std: float) -> dict[str, Any]:
+        """Accuracy under x + N(0, std²), clipped to [0, 1] (2019 paper, Fig. 4)."""
+        c, h, w = ctx.data.info.image_size
+        chunk = generation_chunk(h, w)
+        correct = 0
+        for start in range(0, len(idx), chunk):
+            x, y = ctx.load(idx[start : start + chunk])
+            gen = ctx.generator("corruptions", "noise_sweep", std, start)
+            noise = torch.randn(x.shape, generator=gen).to(x.device)
+            x = (x + std * noise).clamp_(0.0, 1.0)
+            correct += int((ctx.predict_logits(self._model_input(ctx, x)).argmax(-1) == y).sum())
+        return {"correct": correct, "total": len(idx)}
+
+    def _result(self, ctx: ProbeContext, source: CorruptionSet | None, accuracy: dict[str, dict[str, float]],
+                clean: dict[str, Any], sweep: list[dict[str, Any]], baseline: dict[str, Any] | None,
+                n: int) -> ProbeResult:
+        st = self.settings
+        severities = sorted(st.severities)
+        clean_acc = clean["correct"] / clean["total"]
+        _, h, w = ctx.data.info.image_size
+        ref, scale = pick_reference(h, w)
+        out: dict[str, Any] = {
+            "source": "generated" if source is None else f"{source.layout}:{source.root}",
+            "parameter_table": None if source else {"reference_size": ref, "scale": scale},
+            "corruptions": list(accuracy), "severities": severities, "grey": st.grey,
+            "n_images": n, "n_clean_images": clean["total"], "clean_accuracy": clean_acc,
+            "accuracy": accuracy,
+        }
+        out.update(metrics.summarise(accuracy, severities))
+        out["noise_sweep"] = {"std": list(st.noise_sweep),
+                              "accuracy": [u["correct"] / u["total"] for u in sweep]}
+        if baseline is not None:
+            out["relative_error"] = metrics.relative_error(accuracy, clean_acc, baseline, severities)
+            out["relative_error"]["baseline"] = str(st.baseline_report)
+        table = np.array([[accuracy[c][str(s)] for s in severities] for c in accuracy])
+        arrays = {"accuracy": table, "noise_sweep_std": np.array(st.noise_sweep),
+                  "noise_sweep_accuracy": np.array(out["noise_sweep"]["accuracy"])}
+        flags = []
+        if source is None and scale != 1.0:
+            flags.append(f"{h}×{w} images use the {ref} px corruption table with lengths scaled by {scale:.3f}")
+        return ProbeResult(self.name, self.settings_json(), out, arrays, flags)
+
+    def plot(self, result: ProbeResult, out_dir: Path) -> list[Path]:
+        return corruption_report.plot(result.metrics, out_dir)
+
+    def markdown(self, result: ProbeResult, plots: list[Path]) -> str:
+        return corruption_report.markdown(result.metrics, plots)
+
+    def summary_rows(self, result: ProbeResult) -> list[tuple[str, str]]:
+        return corruption_report.summary_rows(result.metrics)
