@@ -113,12 +113,17 @@ def score(
     json_out: Annotated[bool, Opt("--json", help="print the report JSON on stdout")] = False,
 ) -> None:
     """Run the audit suite on a model and write the report card."""
+    from robaudit.data import DEFAULT_DATASET
+    from robaudit.models import DEFAULT_MODEL
     from robaudit.suite import SuiteConfig, probe_name, run_suite
 
     selected = [probe_name(p) for p in probes.split(",")] if probes else None
     from robaudit.probes import PROBES
 
     options = collect_probe_options(locals(), set_ or [])
+    if model == DEFAULT_MODEL and data == DEFAULT_DATASET and protocol is None:
+        # The zero-argument demo must stay a quick smoke run on a CPU: use the cheap attack preset.
+        options.setdefault("adversarial_spectrum", {}).setdefault("protocol", "fast")
     explicit = parse_set_options(set_ or [])
     options = _only_known_fields(options, selected or PROBES.names())
     for name, fields in explicit.items():

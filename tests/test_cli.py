@@ -130,9 +130,12 @@ def test_python_dash_m_runs_without_a_traceback_on_bad_input(tmp_path: Path) -> 
 def test_default_score_runs_on_the_embedded_default(tmp_path: Path) -> None:
     """`robaudit score` with no model or data: the embedded CNN (trained on first use) and data."""
     out = tmp_path / "default"
-    assert run(["score", "-o", out, "--probes", "hybrid", "--n-images", "200", "--hybrid-seeds", "2", "-q"]) == 0
+    assert run(["score", "-o", out, "--n-images", "64", "--hybrid-seeds", "2", "-q"]) == 0
     report = json.loads((out / "report.json").read_text())
+    validate_report(report)
     assert report["model"]["spec"] == "embedded:cnn" and report["data"]["spec"] == "embedded"
+    assert set(report["probes"]) == {"hybrid", "corruptions", "adversarial_spectrum"}
+    assert report["config"]["probe_settings"]["adversarial_spectrum"]["protocol"] == "fast"
     f_rev = report["probes"]["hybrid"]["f_rev"]
     assert f_rev["cycles_per_pixel"]["value"] is not None or f_rev["reason"]
 

@@ -1,0 +1,1 @@
+"""Minimal-perturbation search: foolbox attacks, verification, protocols, sanity checks."""

@@ -1,0 +1,92 @@
+"""Small, documented adjustments to foolbox 3.3.4 attacks used by the minimal-perturbation search.
+
+Each class below changes only what foolbox cannot do as shipped; everything else (the update
+rules, step-size schedules, boundary searches) is foolbox's own code.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import eagerpy as ep
+import foolbox as fb
+from foolbox.attacks.base import FixedEpsilonAttack, MinimizationAttack
+from foolbox.devutils import atleast_kd, flatten
+
+
+class FixedL2FMN(fb.attacks.L2FMNAttack):
+    """L2 FMN with the projection of Pintor et al. 2021 (δ ← δ · min(1, ε / ‖δ‖₂)).
+
+    foolbox 3.3.4's ``L2FMNAttack.project`` computes ``min(1, norms / norms)`` = 1, so it never
+    projects onto the ε-ball and the adaptive norm constraint has no effect (found by reading
+    the source; the L∞ variant is correct).
+    """
+
+    def project(self, x: ep.Tensor, x0: ep.Tensor, epsilon: ep.Tensor) -> ep.Tensor:
+        delta = x - x0
+        norms = ep.maximum(flatten(delta).norms.l2(axis=-1), 1e-12)
+        factor = atleast_kd(ep.minimum(1, epsilon / norms), x.ndim)
+        return x0 + delta * factor
+
+
+class LinfPerImagePGD(fb.attacks.LinfProjectedGradientDescentAttack):
+    """foolbox's L∞ PGD with one ε per image: ``epsilon`` is an eagerpy tensor of shape
+    (N, 1, 1, 1) (foolbox only takes a scalar; a bisection over ε needs a value per image).
+    The step size rel_stepsize · ε then also becomes per image."""
+
+    def get_random_start(self, x0: ep.Tensor, epsilon: Any) -> ep.Tensor:
+        return x0 + ep.uniform(x0, x0.shape, -1.0, 1.0) * epsilon
+
+    def project(self, x: ep.Tensor, x0: ep.Tensor, epsilon: Any) -> ep.Tensor:
+        return x0 + ep.minimum(ep.maximum(x - x0, -epsilon), epsilon)
+
+
+class L2PerImagePGD(fb.attacks.L2ProjectedGradientDescentAttack):
+    """foolbox's L2 PGD with one ε per image (``epsilon`` an eagerpy tensor (N, 1, 1, 1))."""
+
+    def project(self, x: ep.Tensor, x0: ep.Tensor, epsilon: Any) -> ep.Tensor:
+        delta = x - x0
+        norms = atleast_kd(ep.maximum(flatten(delta).norms.l2(axis=-1), 1e-12), x.ndim)
+        return x0 + delta * ep.minimum(1, epsilon / norms)
+
+
+def linf_fmn_stepsize(dims: int) -> float:
+    """FMN's initial step for L∞ on inputs of ``dims`` = C·H·W values.
+
+    FMN steps along the L2-normalised gradient, so one step moves a pixel by about
+    stepsize / √dims. Measured on the embedded CNN (32×32×3, targeted, 48 images): 0.3 gave a
+    median size 27 % smaller than foolbox's default 1.0 at 60 steps and 3× smaller on a hard
+    image at 200 steps; 1.0 also failed outright on some images. The same per-pixel step is kept
+    for other sizes (√(dims / 3072) scaling), so 224×224 images get ≈ 2.1.
+    """
+    return 0.3 * math.sqrt(dims / 3072)
+
+
+def min_norm_attack(name: str, norm: str, steps: int, dims: int) -> MinimizationAttack:
+    """A foolbox minimum-norm attack by name: 'fmn', 'ddn' (L2 only) or 'brendel_bethge'.
+    ``dims`` = C·H·W of the inputs."""
+    if name == "fmn":
+        if norm == "linf":
+            return fb.attacks.LInfFMNAttack(steps=steps, max_stepsize=linf_fmn_stepsize(dims))
+        return FixedL2FMN(steps=steps)
+    if name == "ddn":
+        return fb.attacks.DDNAttack(steps=steps)
+    if name == "brendel_bethge":
+        # Imported lazily by foolbox's module already; numba JIT-compiles on first use (~24 s).
+        if norm == "linf":
+            return fb.attacks.LinfinityBrendelBethgeAttack(steps=steps)
+        return fb.attacks.L2BrendelBethgeAttack(steps=steps)
+    raise ValueError(f"unknown minimum-norm attack {name!r}")
+
+
+def pgd_attack(norm: str, steps: int, random_start: bool) -> FixedEpsilonAttack:
+    """Per-image-ε PGD whose iterates can travel 2.5 ε in total (Madry et al.'s budget)."""
+    cls = LinfPerImagePGD if norm == "linf" else L2PerImagePGD
+    return cls(rel_stepsize=2.5 / steps, steps=steps, random_start=random_start)
+
+
+def single_step_attack(norm: str) -> FixedEpsilonAttack:
+    """FGSM (L∞) / FGM (L2): one step of size ε from x, per-image ε, targeted or not."""
+    cls = LinfPerImagePGD if norm == "linf" else L2PerImagePGD
+    return cls(rel_stepsize=1.0, steps=1, random_start=False)

@@ -1,0 +1,93 @@
+"""Named attack protocols (presets) for the adversarial-spectrum probe, and their budget overrides.
+
+A protocol fixes which attacks run and with what budget, so a report can say exactly how its
+minimal perturbations were found. ``fast`` is for CI, ``standard`` is the default and ``paper``
+follows Li et al. 2023 (1000 images, targeted L∞ Brendel–Bethge started from several seeds).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from robaudit.errors import RobauditError
+from robaudit.registry import suggest
+
+NORMS = ("linf", "l2")
+ATTACKS = ("fmn", "ddn", "pgd_bisection", "brendel_bethge")
+"""Attack names in the order candidates are tried; on a tie the earlier attack keeps the win."""
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """An attack budget. Steps are iterations per attack run; a restart re-runs the search
+    from a new seeded random start (restart 0 starts from the clean image)."""
+
+    name: str
+    n_images: int
+    steps: int  # iterations of each minimum-norm attack (FMN, DDN, Brendel–Bethge)
+    restarts: int
+    pgd_steps: int  # PGD iterations at each ε of the bisection
+    bisection_steps: int  # ε halvings of the PGD bisection
+    attacks: tuple[str, ...]
+    batch_size: int = 64
+    sanity_images: int = 16  # images of the first batch used by the sanity checks
+    overrides: tuple[str, ...] = field(default=())
+
+    def uses(self, attack: str, norm: str) -> bool:
+        """Whether ``attack`` runs under this protocol for ``norm`` (DDN is L2 only)."""
+        return attack in self.attacks and not (attack == "ddn" and norm != "l2")
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["attacks"] = list(self.attacks)
+        data["overrides"] = list(self.overrides)
+        return data
+
+
+PROTOCOLS: dict[str, Protocol] = {
+    "fast": Protocol(
+        name="fast", n_images=32, steps=100, restarts=1, pgd_steps=20, bisection_steps=5,
+        attacks=("fmn", "ddn", "pgd_bisection"), batch_size=32, sanity_images=8,
+    ),
+    "standard": Protocol(
+        name="standard", n_images=500, steps=200, restarts=2, pgd_steps=20, bisection_steps=8,
+        attacks=("fmn", "ddn", "pgd_bisection", "brendel_bethge"), batch_size=64,
+    ),
+    "paper": Protocol(
+        name="paper", n_images=1000, steps=1000, restarts=5, pgd_steps=40, bisection_steps=10,
+        attacks=("fmn", "ddn", "pgd_bisection", "brendel_bethge"), batch_size=100,
+    ),
+}
+
+
+def check_norm(norm: str) -> str:
+    """Return ``norm`` if valid ('linf' or 'l2'), else raise a RobauditError listing the choices."""
+    if norm not in NORMS:
+        raise RobauditError(
+            f"unknown norm {norm!r}.{suggest(norm, list(NORMS))} Valid: {', '.join(NORMS)}."
+        )
+    return norm
+
+
+def resolve_protocol(
+    name: str,
+    *,
+    n_images: int | None = None,
+    steps: int | None = None,
+    restarts: int | None = None,
+    batch_size: int | None = None,
+) -> Protocol:
+    """The named preset with any budget knob given (not None) overriding it; records overrides."""
+    if name not in PROTOCOLS:
+        choices = sorted(PROTOCOLS)
+        raise RobauditError(
+            f"unknown protocol {name!r}.{suggest(name, choices)} Valid: {', '.join(choices)}."
+        )
+    knobs = {"n_images": n_images, "steps": steps, "restarts": restarts, "batch_size": batch_size}
+    given: dict[str, Any] = {key: value for key, value in knobs.items() if value is not None}
+    for key, value in given.items():
+        if value < 1:
+            raise RobauditError(f"--{key.replace('_', '-')} must be at least 1, got {value}")
+    preset = PROTOCOLS[name]
+    return replace(preset, **given, overrides=tuple(sorted(given)))

@@ -1,0 +1,255 @@
+"""Adversarial-spectrum probe (spec §2): verified minimal perturbations, their spectrum, f_0.5.
+
+For the first n correctly classified images of a seeded subset, strong attacks search for the
+smallest perturbation that flips each image (to a seeded random target class by default); each
+candidate is verified independently and the smallest verified one kept. The probe reports its
+size statistics and where its power lies in frequency (f_0.5 with a bootstrap interval), and
+runs sanity checks that mark a model's numbers as suspect (gradient masking, stochasticity).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from robaudit import spectral
+from robaudit.attacks.protocols import ATTACKS, Protocol, check_norm, resolve_protocol
+from robaudit.attacks.sanity import FLAGS, run_sanity
+from robaudit.attacks.search import MinimalSearch
+from robaudit.attacks.summary import f05_metrics, size_stats
+from robaudit.attacks.verify import CountingModel
+from robaudit.errors import RobauditError
+from robaudit.probes.base import PROBES, Probe, ProbeContext, ProbeResult
+
+NAME = "adversarial_spectrum"
+
+
+@dataclass
+class AdversarialSettings:
+    """protocol: fast | standard | paper; norm: linf | l2; budget knobs (None → the preset's)."""
+
+    protocol: str = "standard"
+    norm: str = "linf"
+    targeted: bool = True
+    n_images: int | None = None
+    steps: int | None = None
+    restarts: int | None = None
+    batch_size: int | None = None
+    bootstrap: int = 1000
+
+
+def select_images(ctx: ProbeContext, n: int) -> dict[str, Any]:
+    """The first n correctly classified images of a seeded permutation of ctx.data.
+
+    Returns indices (n',) int64, labels (n',) and how many images were examined and skipped
+    (misclassified) before the n-th correct one (n' < n only if the data runs out).
+    """
+    order = torch.randperm(len(ctx.data), generator=ctx.generator("adversarial", "subset"))
+    chosen: list[Tensor] = []
+    labels: list[Tensor] = []
+    examined = skipped = 0
+    for chunk in order.split(max(1, min(n, ctx.batch_size))):  # bounded memory per chunk
+        x, y = ctx.load(chunk)
+        correct = (ctx.predict_logits(x).argmax(dim=1) == y).cpu()
+        need = n - sum(len(c) for c in chosen)
+        cut = len(chunk)
+        running = correct.cumsum(0)
+        if int(running[-1]) >= need:
+            cut = int(torch.nonzero(running == need)[0]) + 1
+        chosen.append(chunk[:cut][correct[:cut]])
+        labels.append(y.cpu()[:cut][correct[:cut]])
+        examined += cut
+        skipped += int((~correct[:cut]).sum())
+        if sum(len(c) for c in chosen) >= n:
+            break
+    return {"indices": torch.cat(chosen).numpy(), "labels": torch.cat(labels).numpy(),
+            "examined": examined, "skipped": skipped}
+
+
+def draw_targets(ctx: ProbeContext, indices: Tensor, labels: Tensor, num_classes: int) -> Tensor:
+    """A seeded random wrong class per image, drawn for every data index at once so a given
+    image gets the same target for every model (whatever else it classifies correctly)."""
+    generator = ctx.generator("adversarial", "targets")
+    offsets = torch.randint(1, num_classes, (len(ctx.data),), generator=generator)
+    return (labels + offsets[indices]) % num_classes
+
+
+def bookkeeping(units: list[dict[str, Any]], winner: np.ndarray, used: list[str]) -> dict[str, Any]:
+    """Winner counts, offered/rejected candidates per attack and passes, summed over batches."""
+    offered = {a: sum(int(u["offered"][a]) for u in units) for a in used}
+    rejected = {a: sum(int(u["rejected"][a]) for u in units) for a in used}
+    aborted = {a: sum(int(u["aborted"][a]) for u in units) for a in used}
+    return {
+        "winner_counts": {a: int((winner == ATTACKS.index(a)).sum()) for a in used},
+        "rejected_candidates": sum(rejected.values()),
+        "rejected_by_attack": rejected, "offered_by_attack": offered, "aborted_runs": aborted,
+        "passes": {"forward": sum(int(u["forward"]) for u in units),
+                   "backward": sum(int(u["backward"]) for u in units)},
+    }
+
+
+@dataclass
+class Batch:
+    """One unit of work: its number, data indices (n,), labels (n,), targets (n,) or None."""
+
+    number: int
+    indices: Tensor
+    labels: Tensor
+    targets: Tensor | None
+
+
+@PROBES.register(NAME)
+class AdversarialSpectrumProbe(Probe):
+    name = NAME
+    Settings = AdversarialSettings
+    settings: AdversarialSettings
+
+    def protocol(self) -> Protocol:
+        s = self.settings
+        check_norm(s.norm)
+        return resolve_protocol(s.protocol, n_images=s.n_images, steps=s.steps,
+                                restarts=s.restarts, batch_size=s.batch_size)
+
+    def run(self, ctx: ProbeContext) -> ProbeResult:
+        protocol = self.protocol()
+        k = ctx.model.info.num_classes
+        if k < 2:
+            raise RobauditError("the adversarial-spectrum probe needs a model with ≥ 2 classes")
+        sel = ctx.cache.get_or_compute(f"select/n={protocol.n_images}",
+                                       partial(select_images, ctx, protocol.n_images))
+        indices = torch.as_tensor(sel["indices"]).long()
+        labels = torch.as_tensor(sel["labels"]).long()
+        if len(labels) == 0:
+            raise RobauditError("no correctly classified images to attack; check model and data")
+        if int(labels.max()) >= k:
+            raise RobauditError(
+                f"dataset labels go up to {int(labels.max())} but the model has {k} classes")
+        targets = draw_targets(ctx, indices, labels, k) if self.settings.targeted else None
+        units: list[dict[str, Any]] = []
+        sanity: dict[str, Any] = {}
+        starts = range(0, len(indices), protocol.batch_size)
+        for b, start in enumerate(ctx.track(starts, "adversarial search", len(starts))):
+            sl = slice(start, start + protocol.batch_size)
+            batch = Batch(b, indices[sl], labels[sl], None if targets is None else targets[sl])
+            name = f"batch={b}/start={start}/size={protocol.batch_size}"
+            units.append(ctx.cache.get_or_compute(
+                name, partial(self._attack_batch, ctx, protocol, batch)))
+            if b == 0:
+                sanity = ctx.cache.get_or_compute(
+                    "sanity", partial(self._sanity, ctx, protocol, batch, units[0]))
+        return self._summarise(ctx, protocol, sel, targets, units, sanity)
+
+    def _attack_batch(self, ctx: ProbeContext, protocol: Protocol, batch: Batch) -> dict[str, Any]:
+        """Search one batch; keep per-image sizes/winners and the spectra, not the images."""
+        x, _ = ctx.load(batch.indices)
+        dev = ctx.device
+        counting = CountingModel(ctx.model)
+        search = MinimalSearch(counting, protocol, self.settings.norm,
+                               ctx.generator("adversarial", "search", batch.number), dev)
+        targets = None if batch.targets is None else batch.targets.to(dev)
+        res = search.run(x, batch.labels.to(dev), targets)
+        d = (res.x_adv - x)[torch.isfinite(res.size)]
+        h, w = x.shape[-2:]
+        if len(d):
+            power_sum = spectral.power_spectrum(d).double() * len(d)
+            _, sums = spectral.radial_sums(spectral.power_spectra(d))
+        else:
+            power_sum = torch.zeros(h, w, dtype=torch.float64)
+            _, sums = spectral.radial_sums(torch.zeros(0, h, w))
+        forward, backward = counting.counts()
+        return {
+            "size": res.size.cpu().numpy(), "winner": res.winner.cpu().numpy(),
+            "radial_sums": sums.cpu().numpy(), "power_sum": power_sum.cpu().numpy(),
+            "offered": res.offered, "rejected": res.rejected, "aborted": res.aborted,
+            "forward": forward, "backward": backward,
+        }
+
+    def _sanity(self, ctx: ProbeContext, protocol: Protocol, batch: Batch,
+                first: dict[str, Any]) -> dict[str, Any]:
+        """The sanity checks on the first batch's first ``sanity_images`` images."""
+        m = protocol.sanity_images
+        x, _ = ctx.load(batch.indices[:m])
+        sizes = np.asarray(first["size"])
+        finite = sizes[np.isfinite(sizes)]
+        median = float(np.median(finite)) if len(finite) else float("inf")
+        counting = CountingModel(ctx.model)
+        dev = ctx.device
+        targets = None if batch.targets is None else batch.targets[:m].to(dev)
+        out = run_sanity(counting, x, batch.labels[:m].to(dev), targets, self.settings.norm,
+                         median, protocol.pgd_steps, ctx.generator("adversarial", "sanity"))
+        out["forward"], out["backward"] = counting.counts()
+        return out
+
+    def _summarise(self, ctx: ProbeContext, protocol: Protocol, sel: dict[str, Any],
+                   targets: Tensor | None, units: list[dict[str, Any]],
+                   sanity: dict[str, Any]) -> ProbeResult:
+        norm = self.settings.norm
+        size = np.concatenate([np.asarray(u["size"], dtype=np.float64) for u in units])
+        winner = np.concatenate([np.asarray(u["winner"]) for u in units]).astype(np.int8)
+        sums = torch.from_numpy(np.concatenate([np.asarray(u["radial_sums"]) for u in units]))
+        n_ok = int(np.isfinite(size).sum())
+        power = np.sum([np.asarray(u["power_sum"], dtype=np.float64) for u in units], axis=0)
+        power = power / max(1, n_ok)
+        f05, radii, cumulative = f05_metrics(torch.from_numpy(power), sums, self.settings.bootstrap,
+                                             ctx.generator("adversarial", "bootstrap"))
+        success_rate = n_ok / len(size)
+        flags = dict(sanity["flags"], unbounded_success_below_100=success_rate < 1.0)
+        flags = {name: bool(flags[name]) for name in FLAGS}
+        reason = None if f05["cycles_per_pixel"]["value"] is not None else (
+            "no verified perturbation with non-zero power")
+        metrics = {
+            "norm": norm, "targeted": self.settings.targeted,
+            "protocol": protocol.to_json() | {"norm": norm, "targeted": self.settings.targeted},
+            "f_05": f05 | {"n_images": n_ok, "reason": reason},
+            **size_stats(size, norm),
+            "success_rate": success_rate, "n_attacked": len(size), "n_success": n_ok,
+            "n_skipped": int(sel["skipped"]), "n_examined": int(sel["examined"]),
+            **bookkeeping(units, winner, [a for a in ATTACKS if protocol.uses(a, norm)]),
+            "sanity": flags, "sanity_details": sanity["details"], "suspect": any(flags.values()),
+        }
+        metrics["passes"] |= {"sanity_forward": int(sanity["forward"]),
+                              "sanity_backward": int(sanity["backward"])}
+        arrays = {
+            "index": np.asarray(sel["indices"], dtype=np.int64),
+            "label": np.asarray(sel["labels"], dtype=np.int64),
+            "target": np.full(len(size), -1, dtype=np.int64) if targets is None
+            else targets.numpy().astype(np.int64),
+            "size": size.astype(np.float32), "winner": winner, "winner_names": np.array(ATTACKS),
+            "power_spectrum": power.astype(np.float32),
+            "radii_cpp": radii.numpy(), "cumulative": cumulative.numpy(),
+        }
+        notes = [f"sanity check failed: {name}; sizes and f_0.5 are suspect"
+                 for name, on in flags.items() if on]
+        return ProbeResult(self.name, self.settings_json(), metrics, arrays, notes)
+
+    def plot(self, result: ProbeResult, out_dir: Path) -> list[Path]:
+        from robaudit.attacks.figures import plot_power_spectrum, plot_radial_profile
+
+        a, m = result.arrays, result.metrics
+        mode = "targeted" if m["targeted"] else "untargeted"
+        label = f"{m['norm']} {mode}, {m['n_success']} images"
+        f05 = m["f_05"]["cycles_per_pixel"]
+        return [
+            plot_power_spectrum(np.asarray(a["power_spectrum"]), out_dir / f"{NAME}_power.png",
+                                f"Mean power spectrum of minimal perturbations ({label})"),
+            plot_radial_profile(np.asarray(a["radii_cpp"]), np.asarray(a["cumulative"]),
+                                f05["value"], (f05["ci_low"], f05["ci_high"]),
+                                out_dir / f"{NAME}_radial.png",
+                                f"Radial cumulative power ({label})"),
+        ]
+
+    def summary_rows(self, result: ProbeResult) -> list[tuple[str, str]]:
+        from robaudit.attacks.text import summary_rows
+
+        return summary_rows(result.metrics)
+
+    def markdown(self, result: ProbeResult, plots: list[Path]) -> str:
+        from robaudit.attacks.text import markdown
+
+        return markdown(result.metrics, plots)

@@ -1,0 +1,151 @@
+"""Unit tests of robaudit.attacks: protocols, verification, pass counting, seeding, summaries.
+
+Truths come from outside the code under test: hand-made candidates with known defects, the
+definition of L∞/L2 norms, autograd's own call counts, spectral.first_crossing.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import cast
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from robaudit import spectral
+from robaudit.attacks.protocols import PROTOCOLS, check_norm, resolve_protocol
+from robaudit.attacks.search import seeded, worst_size
+from robaudit.attacks.summary import bootstrap_f05, half_crossings, size_stats
+from robaudit.attacks.verify import CountingModel, distances, verify
+from robaudit.errors import RobauditError
+
+
+def _linear(k: int = 3, d: int = 12) -> nn.Sequential:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(d, k)).eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net
+
+
+def test_protocol_presets_and_overrides() -> None:
+    assert set(PROTOCOLS) == {"fast", "standard", "paper"}
+    assert PROTOCOLS["paper"].n_images == 1000 and "brendel_bethge" in PROTOCOLS["paper"].attacks
+    assert "brendel_bethge" not in PROTOCOLS["fast"].attacks  # numba JIT alone costs ~24 s
+    p = resolve_protocol("fast", n_images=7, restarts=3)
+    assert (p.n_images, p.restarts, p.steps) == (7, 3, PROTOCOLS["fast"].steps)
+    assert p.overrides == ("n_images", "restarts")
+    assert not p.uses("ddn", "linf") and p.uses("ddn", "l2")
+
+
+@pytest.mark.parametrize("bad", ["fats", "exhaustive"])
+def test_unknown_protocol_lists_choices(bad: str) -> None:
+    with pytest.raises(RobauditError, match="Valid: fast, paper, standard"):
+        resolve_protocol(bad)
+
+
+def test_unknown_norm_and_bad_budget() -> None:
+    with pytest.raises(RobauditError, match="Valid: linf, l2"):
+        check_norm("l1")
+    with pytest.raises(RobauditError, match="at least 1"):
+        resolve_protocol("fast", steps=0)
+
+
+def test_distances_match_norm_definitions() -> None:
+    x = torch.zeros(2, 1, 2, 2)
+    x_adv = x.clone()
+    x_adv[0, 0, 0, 0], x_adv[0, 0, 1, 1] = 0.3, -0.4
+    x_adv[1, 0, 0, 1] = 0.1
+    expected = {"linf": [0.4, 0.1], "l2": [0.5, 0.1]}
+    for norm, values in expected.items():
+        assert torch.allclose(distances(x, x_adv, norm), torch.tensor(values, dtype=torch.float64))
+
+
+def test_verify_rejects_each_kind_of_bad_candidate() -> None:
+    net = _linear(k=2, d=4)
+    x = torch.full((4, 1, 2, 2), 0.5)
+    labels = net(x).argmax(1)
+    targets = 1 - labels
+    weight = cast(nn.Linear, net[1]).weight
+    w = weight[targets] - weight[labels]  # moves towards the target
+    good = (x + 2.0 * w.sign().view(4, 1, 2, 2) * 0.25).clamp(0, 1)
+    assert bool((net(good).argmax(1) == targets).all())
+    cands = good.clone()
+    cands[1] = x[1]  # not adversarial
+    cands[2, 0, 0, 0] = 1.5  # outside the box
+    cands[3, 0, 0, 0] = float("nan")  # non-finite
+    v = verify(net, x, cands, labels, targets, "linf")
+    assert v.ok.tolist() == [True, False, False, False]
+    assert v.not_adversarial[1] and v.out_of_box[2] and v.non_finite[3]
+    assert math.isclose(float(v.size[0]), float((good[0] - x[0]).abs().max()), rel_tol=1e-6)
+    assert torch.isinf(v.size[1:]).all()
+    untargeted = verify(net, x, cands, labels, None, "l2")
+    assert untargeted.ok.tolist() == [True, False, False, False]
+
+
+def test_counting_model_counts_forward_and_backward_per_image() -> None:
+    counting = CountingModel(_linear())
+    x = torch.rand(5, 1, 3, 4, requires_grad=True)
+    out = counting(x)
+    torch.autograd.grad(out.sum(), x)
+    with torch.no_grad():
+        counting(x[:2])
+    assert counting.counts() == (7, 5)
+    counting.train()
+    assert not counting.training
+
+
+def test_seeded_is_reproducible_and_leaves_global_rng_alone() -> None:
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    with seeded(torch.Generator().manual_seed(5), torch.device("cpu")):
+        a = torch.rand(3)
+    with seeded(torch.Generator().manual_seed(5), torch.device("cpu")):
+        b = torch.rand(3)
+    assert torch.equal(a, b)
+    assert torch.equal(before, torch.random.get_rng_state())
+
+
+def test_worst_size_bounds_any_box_point() -> None:
+    x = torch.tensor([[[[0.2, 0.9]]]])
+    assert float(worst_size(x, "linf")[0]) == pytest.approx(0.9)
+    assert float(worst_size(x, "l2")[0]) == pytest.approx(math.hypot(0.8, 0.9))
+
+
+def test_half_crossings_match_first_crossing() -> None:
+    g = torch.Generator().manual_seed(0)
+    radii = torch.cat([torch.zeros(1), torch.rand(30, generator=g).sort().values]).double()
+    raw = torch.rand(50, 30, generator=g).double() ** 4
+    zero = torch.zeros(50, 1, dtype=torch.float64)
+    cumulative = torch.cat([zero, raw.cumsum(1) / raw.sum(1, keepdim=True)], 1)
+    fast = half_crossings(radii, cumulative)
+    slow = [spectral.first_crossing(radii, c, 0.5) for c in cumulative]
+    assert np.allclose(fast.numpy(), np.array(slow, dtype=np.float64))
+
+
+def test_radial_sums_agree_with_radial_cumulative() -> None:
+    d = torch.rand(6, 3, 8, 10, generator=torch.Generator().manual_seed(1))
+    radii, cumulative = spectral.radial_cumulative(spectral.power_spectrum(d))
+    r2, sums = spectral.radial_sums(spectral.power_spectra(d))
+    assert torch.allclose(radii.double(), r2)
+    mean = sums.mean(0)
+    assert torch.allclose(mean.cumsum(0) / mean.sum(), cumulative, atol=1e-6)
+    per_image = spectral.power_spectra(d).mean(0).float()
+    assert torch.allclose(per_image, spectral.power_spectrum(d), rtol=1e-5)
+
+
+def test_bootstrap_interval_brackets_identical_images() -> None:
+    sums = torch.zeros(10, 4, dtype=torch.float64)
+    sums[:, 2] = 1.0  # all power at the third radial value
+    radii = torch.tensor([0.1, 0.2, 0.3, 0.4], dtype=torch.float64)
+    low, high = bootstrap_f05(sums, radii, 50, torch.Generator().manual_seed(0))
+    assert low == pytest.approx(0.25) and high == pytest.approx(0.25)  # halfway from 0.2 to 0.3
+
+
+def test_size_stats_units() -> None:
+    stats = size_stats(np.array([1 / 255, 3 / 255, np.inf]), "linf")
+    assert stats["size_255"]["median"] == pytest.approx(2.0)
+    assert stats["size_255"]["std"] == pytest.approx(math.sqrt(2.0))
+    assert size_stats(np.array([0.5]), "l2")["size_255"] is None
