@@ -55,7 +55,8 @@ def collect_probe_options(flags: dict[str, Any], extra: list[str]) -> dict[str, 
         "hybrid": {"grid": parse_grid(flags["hybrid_grid"]) if flags["hybrid_grid"] else None,
                    "seeds": flags["hybrid_seeds"]},
         "adversarial_spectrum": {"protocol": flags["protocol"], "norm": flags["norm"],
-                                 "targeted": False if flags["untargeted"] else None},
+                                 "targeted": False if flags["untargeted"] else None,
+                                 "steps": flags["steps"], "restarts": flags["restarts"]},
         "corruptions": {"corruptions_dir": flags["corruptions_dir"], "grey": flags["grey"] or None},
     }
     options = {probe: {k: v for k, v in fields.items() if v is not None} for probe, fields in wanted.items()}
@@ -103,6 +104,8 @@ def score(
     protocol: Annotated[str | None, Opt(help="adversarial protocol: fast, standard, paper")] = None,
     norm: Annotated[str | None, Opt(help="adversarial norm: linf or l2")] = None,
     untargeted: Annotated[bool, Opt(help="untargeted adversarial search")] = False,
+    steps: Annotated[int | None, Opt(min=1, help="adversarial: steps per min-norm attack")] = None,
+    restarts: Annotated[int | None, Opt(min=1, help="adversarial: restarts (overrides the preset)")] = None,
     corruptions_dir: Annotated[str | None, Opt(help="CIFAR-10-C / ImageNet-C folder")] = None,
     grey: Annotated[bool, Opt(help="evaluate corruptions on greyscale images")] = False,
     set_: Annotated[list[str] | None, Opt("--set", help="PROBE.SETTING=VALUE (repeatable)")] = None,

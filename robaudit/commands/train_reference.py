@@ -102,7 +102,12 @@ def command(
 
 
 def _summary(meta: dict[str, Any]) -> None:
+    import os
+
     from rich.console import Console
+
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 evaluates and reports
+        return
 
     console = Console()
     last = meta["curve"][-1] if meta["curve"] else {}
