@@ -18,23 +18,8 @@ import numpy as np
 import torch
 
 from robaudit.corruptions import CORRUPTION_NAMES, apply_corruption
+from robaudit.embedded import photograph_crops
 from robaudit.probes.corruptions import generation_chunk
-
-
-def photographs(size: int, count: int) -> np.ndarray:
-    """(count, size, size, 3) uint8 centre crops of scikit-image's bundled RGB photographs."""
-    import skimage.data as d
-    from PIL import Image
-
-    names = ["astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "retina"]
-    out = []
-    for i in range(count):
-        img = getattr(d, names[i % len(names)])()[..., :3]
-        side = min(img.shape[:2])
-        top, left = (img.shape[0] - side) // 2, (img.shape[1] - side) // 2
-        crop = Image.fromarray(img[top : top + side, left : left + side])
-        out.append(np.asarray(crop.resize((size, size), Image.Resampling.BICUBIC)))
-    return np.stack(out)
 
 
 def patch_imagecorruptions() -> None:
@@ -97,7 +82,7 @@ def main() -> None:
     patch_imagecorruptions()
     print(f"torch threads: {torch.get_num_threads()}; reference images: {args.ref_images}")
     for size in args.sizes:
-        images = photographs(size, args.ref_images)
+        images = photograph_crops(size, args.ref_images)
         batch = args.batch or generation_chunk(size, size)
         total_ref = total_ours = 0.0
         print(f"\n{size} px  (ms per image, mean over severities {args.severities}; batch {batch})")

@@ -68,7 +68,7 @@ def main() -> None:
     print(f"{'model':<22}{'images':>8}{'probe s':>10}{'plain s':>10}{'ratio':>8}  (target <= 1.15)")
     for name, model in models.items():
         probe, plain, images = measure(model, device, args.repeats)
-        print(f"{name:<22}{images:>8}{probe:>10.2f}{plain:>10.2f}{probe / plain:>8.3f}")
+        print(f"{name:<22}{images:>8}{probe:>10.2f}{plain:>10.2f}{probe / plain:>8.3f}", flush=True)
 
 
 if __name__ == "__main__":

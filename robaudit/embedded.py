@@ -133,3 +133,20 @@ def _augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     contrast = 0.5 + torch.rand(n, 1, 1, 1, generator=generator)
     shift = (torch.rand(n, c, 1, 1, generator=generator) - 0.5) * 2.0  # ±1 std per channel
     return (x - mean) * contrast + mean + shift
+
+
+def photograph_crops(size: int, count: int) -> np.ndarray:
+    """(count, size, size, 3) uint8 bicubic-resized centre crops of scikit-image's bundled RGB
+    photographs (for corruption fidelity tests and benchmarks)."""
+    import skimage.data as d
+    from PIL import Image
+
+    names = ["astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "retina"]
+    out = []
+    for i in range(count):
+        img = getattr(d, names[i % len(names)])()[..., :3]
+        side = min(img.shape[:2])
+        top, left = (img.shape[0] - side) // 2, (img.shape[1] - side) // 2
+        crop = Image.fromarray(img[top : top + side, left : left + side])
+        out.append(np.asarray(crop.resize((size, size), Image.Resampling.BICUBIC)))
+    return np.stack(out)

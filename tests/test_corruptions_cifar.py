@@ -18,7 +18,8 @@ import torch
 from PIL import Image
 
 from robaudit.corruptions import apply_corruption
-from tests.test_corruptions_fidelity import patched_imagecorruptions, photographs
+from robaudit.embedded import photograph_crops
+from tests.test_corruptions_fidelity import patched_imagecorruptions
 
 cv2 = pytest.importorskip("cv2")
 Ref = Callable[[np.ndarray, int], np.ndarray]  # uint8 (32, 32, 3), severity → float 0..255
@@ -183,7 +184,7 @@ def _run(ref: Ref, imgs: np.ndarray, s: int) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.mark.parametrize("ref", PIXELWISE, ids=lambda f: f.__name__)
 def test_cifar_pixelwise(ref: Ref) -> None:
-    imgs = photographs(32, 6)
+    imgs = photograph_crops(32, 6)
     for s in range(1, 6):
         expected, ours = _run(ref, imgs, s)
         assert np.abs(expected - ours).max() <= 1 / 255 + 1e-6, f"{ref.__name__} severity {s}"
@@ -191,7 +192,7 @@ def test_cifar_pixelwise(ref: Ref) -> None:
 
 @pytest.mark.parametrize("ref", STATISTICAL, ids=lambda f: f.__name__)
 def test_cifar_statistics(ref: Ref) -> None:
-    imgs = np.concatenate([photographs(32, 6)] * 4)
+    imgs = np.concatenate([photograph_crops(32, 6)] * 4)
     clean = imgs / 255.0
     for s in range(1, 6):
         expected, ours = _run(ref, imgs, s)

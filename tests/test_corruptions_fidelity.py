@@ -20,26 +20,13 @@ import torch
 
 from robaudit.corruptions import CORRUPTION_NAMES, apply_corruption, category_of
 from robaudit.corruptions.categories import median_frequency, spectral_category
+from robaudit.embedded import photograph_crops
 
 DETERMINISTIC = ("brightness", "contrast", "pixelate", "jpeg_compression", "defocus_blur", "zoom_blur")
 KNOWN_OFF_GROUP = {"motion_blur", "zoom_blur", "snow", "pixelate"}  # docs/corruptions.md
 SIZE = 224
 
 
-def photographs(size: int, count: int) -> np.ndarray:
-    """(count, size, size, 3) uint8 centre crops of scikit-image's RGB photographs (bicubic)."""
-    import skimage.data as d
-    from PIL import Image
-
-    names = ["astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "retina"]
-    out = []
-    for i in range(count):
-        img = getattr(d, names[i % len(names)])()[..., :3]
-        side = min(img.shape[:2])
-        top, left = (img.shape[0] - side) // 2, (img.shape[1] - side) // 2
-        crop = Image.fromarray(img[top : top + side, left : left + side])
-        out.append(np.asarray(crop.resize((size, size), Image.Resampling.BICUBIC)))
-    return np.stack(out)
 
 
 def patched_imagecorruptions() -> Any:
@@ -65,7 +52,7 @@ def patched_imagecorruptions() -> Any:
 def outputs() -> dict[tuple[str, int], tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(clean, reference, ours) as float arrays (n, H, W, 3) in [0, 1] per (name, severity)."""
     ic, mp = patched_imagecorruptions()
-    base = photographs(SIZE, 3)
+    base = photograph_crops(SIZE, 3)
     result = {}
     try:
         with warnings.catch_warnings():
