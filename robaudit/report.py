@@ -133,7 +133,7 @@ def render_markdown(report: dict[str, Any], sections: list[str]) -> str:
             lines.append(f"\n> **{probe}:** {flag}")
     if report.get("policy"):
         lines += ["", policy_markdown(report["policy"])]
-    return "\n".join(lines + [""] + [s for s in sections if s]) + "\n"
+    return "\n".join(lines) + "\n\n" + "\n\n".join(s for s in sections if s) + "\n"
 
 
 def policy_markdown(policy: dict[str, Any]) -> str:
