@@ -261,10 +261,19 @@ def fetch_cifar_c(name: str, data_dir: str | Path) -> Path:
     root = Path(data_dir).expanduser()
     target = root / name
     if not (target / "labels.npy").exists():
+        from robaudit.models.sources import import_robustbench
+
+        import_robustbench()
         from robustbench.zenodo_download import zenodo_download
 
         root.mkdir(parents=True, exist_ok=True)
-        zenodo_download(records[name], {f"{name}.tar"}, save_dir=root)
+        try:
+            zenodo_download(records[name], {f"{name}.tar"}, save_dir=root)
+        except Exception as exc:  # requests/urllib errors when offline
+            reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+            raise RobauditError(
+                f"could not download {name} ({reason}); download it by hand and pass --corruptions-dir DIR"
+            ) from None
     return target
 
 

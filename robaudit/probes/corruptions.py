@@ -57,6 +57,14 @@ class CorruptionSettings:
             raise RobauditError(f"severities must be a non-empty subset of 1..5, got {self.severities}")
         if any(not 0 <= s <= 1 for s in self.noise_sweep):
             raise RobauditError("noise_sweep values are Gaussian std in [0, 1] pixel units")
+        if self.corruptions_dir and self.corruptions_dir.startswith("fetch:"):
+            # fetch:CIFAR-10-C / fetch:CIFAR-100-C downloads the official archive (network) once
+            # into $ROBAUDIT_HOME/data and uses it from there.
+            from robaudit.corruptions.ondisk import fetch_cifar_c
+            from robaudit.embedded import robaudit_home
+
+            name = self.corruptions_dir.removeprefix("fetch:")
+            self.corruptions_dir = str(fetch_cifar_c(name, robaudit_home() / "data"))
         if self.corruptions_dir:
             source = open_corruption_set(self.corruptions_dir)  # fails fast, before any work
             source.check(self.names(), self.severities)
