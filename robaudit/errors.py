@@ -1,7 +1,7 @@
-"""The one user-facing error type.
+"""The user-facing error type and the one formatter for one-line messages.
 
 Anything the user can fix (a missing file, an unknown name, a label-space mismatch) is raised
-as :class:`RobauditError`; the CLI prints its message as one line and exits with code 2.
+as :class:`RobauditError`; the CLI prints it as one line and exits with code 2.
 """
 
 from __future__ import annotations
@@ -11,3 +11,14 @@ class RobauditError(Exception):
     """A problem with the user's input, with a message that says what to do about it."""
 
     exit_code = 2
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line: its message with newlines folded (the type name when empty)."""
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def describe_exception(exc: BaseException) -> str:
+    """'ValueError: message' on one line, for failures that are not the user's input."""
+    return f"{type(exc).__name__}: {one_line(exc)}"

@@ -1,0 +1,64 @@
+"""The one atomic writer: every file robaudit writes at a predictable path goes through here.
+
+A temporary file is created in the destination folder with ``O_CREAT | O_EXCL | O_NOFOLLOW``
+(a planted file or symlink at the temporary name makes the open fail instead of being followed),
+written, flushed, then renamed over the destination. ``rename`` replaces a symlink at the
+destination itself rather than writing through it, and a killed run never leaves a torn file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+from robaudit.errors import RobauditError
+
+_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
+    """Open a fresh temporary file beside ``path``; on success rename it onto ``path``.
+
+    ``mode`` is "wb" or "w" (UTF-8 text). On an exception the temporary file is removed and
+    ``path`` is left untouched.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        fd = os.open(tmp, _FLAGS, 0o644)
+    except OSError as exc:
+        raise RobauditError(f"cannot write {target}: {exc.strerror}; choose another folder") from None
+    try:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_open`)."""
+    with atomic_open(path, "wb") as handle:
+        handle.write(data)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write UTF-8 ``text`` to ``path`` atomically (see :func:`atomic_open`)."""
+    with atomic_open(path, "w") as handle:
+        handle.write(text)
+
+
+def atomic_write_with(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> None:
+    """Let ``write(handle)`` fill a binary file (e.g. ``np.savez``, ``torch.save``), atomically."""
+    with atomic_open(path, "wb") as handle:
+        write(handle)
