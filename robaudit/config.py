@@ -39,16 +39,18 @@ class SettingInfo:
     maximum: float | None = None
     parse: Callable[[Any], Any] | None = None  # text/YAML value → typed value (raises RobauditError)
     metavar: str | None = None
+    short: str | None = None  # one-letter alias, e.g. "m" for -m
 
 
 def setting(
     default: Any = _MISSING, *, help: str, flag: str | None = None, choices: Sequence[str] | None = None,
     minimum: float | None = None, maximum: float | None = None, parse: Callable[[Any], Any] | None = None,
-    factory: Callable[[], Any] | None = None, metavar: str | None = None,
+    factory: Callable[[], Any] | None = None, metavar: str | None = None, short: str | None = None,
 ) -> Any:
     """A dataclass field carrying its option metadata (use as ``grid: list[float] = setting(...)``)."""
     meta = {"robaudit": {"help": help, "flag": flag, "choices": tuple(choices) if choices else None,
-                         "minimum": minimum, "maximum": maximum, "parse": parse, "metavar": metavar}}
+                         "minimum": minimum, "maximum": maximum, "parse": parse, "metavar": metavar,
+                         "short": short}}
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -60,8 +62,8 @@ def settings_info(cls: type) -> list[SettingInfo]:
     infos = []
     for f in dataclasses.fields(cls):
         meta = f.metadata.get("robaudit", {"help": ""})
-        default = f.default if f.default is not _MISSING else (
-            f.default_factory() if f.default_factory is not _MISSING else None)
+        factory: Any = f.default_factory
+        default = f.default if f.default is not _MISSING else (factory() if factory is not _MISSING else None)
         infos.append(SettingInfo(name=f.name, type=hints[f.name], default=default, **meta))
     return infos
 

@@ -24,55 +24,87 @@ from robaudit.registry import suggest
 
 @dataclass
 class Rule:
+    """One gate on a report metric: bounds, an exact (e.g. boolean) value, or a bound in the
+    metric's better direction (``better_than``: ≥ for higher-is-better, ≤ for lower-is-better)."""
+
     metric: str
     min: float | None = None
     max: float | None = None
+    equals: bool | float | None = None
+    better_than: float | None = None
 
-    def describe(self) -> str:
+    def describe(self, direction: str | None = None) -> str:
         parts = ([f">= {self.min:g}"] if self.min is not None else []) + (
-            [f"<= {self.max:g}"] if self.max is not None else []
-        )
+            [f"<= {self.max:g}"] if self.max is not None else [])
+        if self.equals is not None:
+            parts.append(f"== {str(self.equals).lower() if isinstance(self.equals, bool) else self.equals}")
+        if self.better_than is not None:
+            parts.append(f"{'>=' if direction == 'higher' else '<='} {self.better_than:g}")
         return " and ".join(parts)
+
+
+RULE_KEYS = ("metric", "min", "max", "equals", "better_than")
 
 
 def load_policy(path: Path) -> list[Rule]:
     """Read and validate a policy file (yaml.safe_load). Bad input raises RobauditError."""
+    raw = _read_yaml(path)
+    if not isinstance(raw, dict) or not isinstance(raw.get("rules"), list) or not raw["rules"]:
+        raise RobauditError(f"policy {path} must have a non-empty 'rules:' list of {{metric, min/max}}")
+    return [_rule(item, i, path) for i, item in enumerate(raw["rules"], 1)]
+
+
+def _read_yaml(path: Path) -> Any:
     if not path.is_file():
         raise RobauditError(f"policy file {path} does not exist")
     try:
-        raw = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise RobauditError(f"policy {path} is not a text file; give a YAML policy") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise RobauditError(f"policy {path} is not valid YAML{where}; fix the syntax") from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("rules"), list) or not raw["rules"]:
-        raise RobauditError(f"policy {path} must have a non-empty 'rules:' list of {{metric, min/max}}")
-    rules = []
-    for i, item in enumerate(raw["rules"], 1):
-        if not isinstance(item, dict) or not isinstance(item.get("metric"), str):
-            raise RobauditError(f"policy {path}: rule {i} needs a 'metric:' key (a dotted report key)")
-        unknown = set(item) - {"metric", "min", "max"}
-        if unknown:
-            raise RobauditError(f"policy {path}: rule {i} has unknown key {sorted(unknown)[0]!r}; use metric, min, max")
-        bounds = {k: item.get(k) for k in ("min", "max")}
-        if all(v is None for v in bounds.values()):
-            raise RobauditError(f"policy {path}: rule {i} ({item['metric']}) needs min or max")
-        for key, value in bounds.items():
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-                raise RobauditError(f"policy {path}: rule {i} {key} must be a number, not {value!r}")
-        rules.append(Rule(item["metric"], bounds["min"], bounds["max"]))
-    return rules
+
+
+def _rule(item: Any, i: int, path: Path) -> Rule:
+    """One validated rule: numeric bounds finite with min ≤ max; equals a bool or number."""
+    where = f"policy {path}: rule {i}"
+    if not isinstance(item, dict) or not isinstance(item.get("metric"), str):
+        raise RobauditError(f"{where} needs a 'metric:' key (a dotted report key)")
+    unknown = sorted(set(item) - set(RULE_KEYS))
+    if unknown:
+        raise RobauditError(f"{where} has unknown key {unknown[0]!r}; use {', '.join(RULE_KEYS)}")
+    if all(item.get(k) is None for k in RULE_KEYS[1:]):
+        raise RobauditError(f"{where} ({item['metric']}) needs min, max, equals or better_than")
+    for key in ("min", "max", "better_than"):
+        value = item.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                                  or not math.isfinite(value)):
+            raise RobauditError(f"{where} {key} must be a finite number, not {value!r}")
+    if item.get("min") is not None and item.get("max") is not None and item["min"] > item["max"]:
+        raise RobauditError(f"{where} has min {item['min']} > max {item['max']}; no value can pass")
+    equals = item.get("equals")
+    if equals is not None and not isinstance(equals, bool | int | float):
+        raise RobauditError(f"{where} equals must be true, false or a number, not {equals!r}")
+    return Rule(item["metric"], item.get("min"), item.get("max"), equals, item.get("better_than"))
 
 
 def load_report(path: Path) -> dict[str, Any]:
+    """A report.json checked against this version's schema (RobauditError otherwise)."""
+    from robaudit.report_schema import validate_report
+
     if not path.is_file():
         raise RobauditError(f"report {path} does not exist; run `robaudit score --out DIR` first")
     try:
-        report = json.loads(path.read_text())
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise RobauditError(f"report {path} is not a text file; give the report.json of a score run") from None
     except json.JSONDecodeError as exc:
         raise RobauditError(f"report {path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
     if not isinstance(report, dict) or "schema_version" not in report:
         raise RobauditError(f"{path} is not a robaudit report (no schema_version)")
+    validate_report(report, f"report {path}")
     return report
 
 
@@ -100,23 +132,43 @@ def lookup(report: dict[str, Any], metric: str) -> Any:
 
 
 def evaluate(report: dict[str, Any], rules: list[Rule]) -> dict[str, Any]:
-    """Apply rules: {'passed': bool, 'rules': [{metric, value, rule, passed, reason}]}."""
+    """Apply rules: {'passed': bool, 'rules': [{metric, value, rule, passed, reason, unit, label}]}."""
+    from robaudit.report_schema import metric_infos
+
+    infos = metric_infos()
     rows = []
     for rule in rules:
         value = lookup(report, rule.metric)
-        reason = ""
-        if value is None:
-            passed, reason = False, "metric is null (see the report for why)"
-        elif isinstance(value, bool) or not isinstance(value, int | float):
-            raise RobauditError(f"metric {rule.metric!r} is not a number (found {type(value).__name__})")
-        elif math.isnan(value):
-            passed, reason = False, "metric is NaN"
-        else:
-            passed = (rule.min is None or value >= rule.min) and (rule.max is None or value <= rule.max)
-            reason = "" if passed else f"{value:g} violates {rule.describe()}"
-        rows.append({"metric": rule.metric, "value": value, "rule": rule.describe(), "passed": passed,
-                     "reason": reason})
+        info = infos.get(rule.metric)
+        direction = info.direction if info else None
+        if rule.better_than is not None and direction is None:
+            raise RobauditError(f"metric {rule.metric!r} has no better direction; use min or max")
+        passed, reason = _judge(rule, value, direction)
+        rows.append({"metric": rule.metric, "value": value, "rule": rule.describe(direction), "passed": passed,
+                     "reason": reason, "unit": info.unit if info else None, "label": info.label if info else None})
     return {"passed": all(r["passed"] for r in rows), "rules": rows}
+
+
+def _judge(rule: Rule, value: Any, direction: str | None) -> tuple[bool, str]:
+    """(passed, reason) for one rule on one value; a non-number under a numeric rule is bad input."""
+    if value is None:
+        return False, "metric is null (see the report for why)"
+    if rule.equals is not None:
+        if isinstance(value, bool) != isinstance(rule.equals, bool):
+            raise RobauditError(f"metric {rule.metric!r} is {type(value).__name__}; equals must match it")
+        passed = value == rule.equals
+        return passed, "" if passed else f"{value} is not {rule.equals}"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RobauditError(f"metric {rule.metric!r} is not a number (found {type(value).__name__}); "
+                            "use equals: for true/false metrics")
+    if math.isnan(value):
+        return False, "metric is NaN"
+    low = rule.min if rule.better_than is None or direction != "higher" else max(rule.min or -math.inf,
+                                                                                rule.better_than)
+    high = rule.max if rule.better_than is None or direction != "lower" else min(rule.max or math.inf,
+                                                                                rule.better_than)
+    passed = (low is None or value >= low) and (high is None or value <= high)
+    return passed, "" if passed else f"{value:g} violates {rule.describe(direction)}"
 
 
 def write_junit(result: dict[str, Any], path: Path, name: str = "robaudit-policy") -> None:
@@ -127,5 +179,18 @@ def write_junit(result: dict[str, Any], path: Path, name: str = "robaudit-policy
         case = ET.SubElement(suite, "testcase", classname=name, name=f"{row['metric']} {row['rule']}")
         if not row["passed"]:
             ET.SubElement(case, "failure", message=row["reason"]).text = f"value={row['value']}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+    _write_xml(suite, path)
+
+
+def write_junit_error(message: str, path: Path, name: str = "robaudit-policy") -> None:
+    """A JUnit file with one errored test case, for bad input (exit 2): CI shows why it failed."""
+    suite = ET.Element("testsuite", name=name, tests="1", failures="0", errors="1")
+    case = ET.SubElement(suite, "testcase", classname=name, name="robaudit check")
+    ET.SubElement(case, "error", message=message).text = message
+    _write_xml(suite, path)
+
+
+def _write_xml(suite: ET.Element, path: Path) -> None:
+    from robaudit.atomic import atomic_write_bytes
+
+    atomic_write_bytes(path, ET.tostring(suite, encoding="utf-8", xml_declaration=True))

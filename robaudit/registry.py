@@ -35,18 +35,23 @@ class Registry(Generic[T]):
 
         return add
 
+    def unregister(self, name: str) -> T:
+        """Remove and return ``name`` (for plugins and tests that register temporarily)."""
+        return self._items.pop(name)
+
     def get(self, name: str) -> T:
         """Return the object named ``name``; unknown names raise a RobauditError with suggestions."""
         try:
             return self._items[name]
         except KeyError:
-            valid = ", ".join(self.names())
+            valid = ", ".join(sorted(self.names()))
             raise RobauditError(
                 f"unknown {self.kind} {name!r}.{suggest(name, self.names())} Valid: {valid}."
             ) from None
 
     def names(self) -> list[str]:
-        return sorted(self._items)
+        """Registered names in registration order (the order a suite runs and reports them)."""
+        return list(self._items)
 
     def __contains__(self, name: object) -> bool:
         return name in self._items

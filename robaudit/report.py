@@ -7,7 +7,7 @@ of them exist, so a run that fails never leaves a half-written or overwritten re
 from __future__ import annotations
 
 import datetime as dt
-import importlib.metadata
+import io
 import json
 import platform
 import shutil
@@ -17,26 +17,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from robaudit.atomic import atomic_write_bytes, atomic_write_text
 from robaudit.data.base import ImageSet
 from robaudit.models.wrapper import AuditedModel
+from robaudit.report_schema import SCHEMA_VERSION, report_model
+from robaudit.versions import package_versions
 
 if TYPE_CHECKING:
     from robaudit.probes.base import Probe, ProbeResult
-    from robaudit.suite import SuiteConfig
-
-SCHEMA_VERSION = "1.0"
-SCHEMA_PATH = Path(__file__).parent / "schema" / "report.schema.json"
-TRACKED_PACKAGES = ("robaudit", "torch", "torchvision", "timm", "foolbox", "robustbench", "numpy")
-
-
-def package_versions() -> dict[str, str | None]:
-    versions: dict[str, str | None] = {"python": platform.python_version()}
-    for name in TRACKED_PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
+    from robaudit.suite_config import SuiteConfig
 
 
 def device_description(device: torch.device) -> dict[str, Any]:
@@ -77,15 +66,14 @@ def build_report(config: SuiteConfig, model: AuditedModel, data: ImageSet, resul
     }
 
 
-def validate_report(report: dict[str, Any]) -> None:
-    """Raise jsonschema.ValidationError if ``report`` does not follow the published schema."""
-    import jsonschema
-
-    jsonschema.validate(report, json.loads(SCHEMA_PATH.read_text()))
-
-
 def write_report_card(report: dict[str, Any], results: list[ProbeResult], probes: list[Probe], out: Path) -> None:
-    """Write report.json, report.md, plots and ``<probe>.npz`` arrays into ``out`` atomically."""
+    """Write report.json, report.md, plots and ``<probe>.npz`` arrays into ``out``.
+
+    Everything is first written into ``out/.staging`` and then moved into place file by file
+    (each move is an atomic rename), so a failing run never leaves a torn or mixed report.
+    Files of an earlier card that this run does not write again (e.g. a probe not run now)
+    are removed, so the folder always holds exactly one run's card.
+    """
     out.mkdir(parents=True, exist_ok=True)
     staging = out / ".staging"
     shutil.rmtree(staging, ignore_errors=True)
@@ -96,15 +84,39 @@ def write_report_card(report: dict[str, Any], results: list[ProbeResult], probes
         plot_files += [p.name for p in plots]
         sections.append(probe.markdown(result, plots))
         if result.arrays:
-            np.savez_compressed(staging / f"{result.probe}.npz", **result.arrays)  # type: ignore[arg-type]
+            buffer = io.BytesIO()
+            np.savez_compressed(buffer, **result.arrays)  # type: ignore[arg-type]
+            atomic_write_bytes(staging / f"{result.probe}.npz", buffer.getvalue())
             array_files.append(f"{result.probe}.npz")
     report["files"] = {"json": "report.json", "markdown": "report.md", "plots": plot_files, "arrays": array_files}
-    validate_report(report)
-    (staging / "report.json").write_text(json.dumps(report, indent=2, allow_nan=False))
-    (staging / "report.md").write_text(render_markdown(report, sections))
+    report_model().model_validate(report)  # a report that breaks its own schema is a bug
+    atomic_write_text(staging / "report.json", json.dumps(report, indent=2, allow_nan=False))
+    atomic_write_text(staging / "report.md", render_markdown(report, sections))
+    _replace_card(staging, out)
+
+
+def _replace_card(staging: Path, out: Path) -> None:
+    """Move the staged files into ``out`` and drop the previous card's files not written now."""
+    previous = out / "report.json"
+    old_files: set[str] = set()
+    if previous.is_file():
+        try:
+            files = json.loads(previous.read_text()).get("files", {})
+            old_files = set(files.get("plots", [])) | set(files.get("arrays", []))
+        except (ValueError, AttributeError):
+            old_files = set()
+    new_files = {item.name for item in staging.iterdir()}
     for item in staging.iterdir():
         item.replace(out / item.name)
     staging.rmdir()
+    for name in old_files - new_files:
+        if "/" not in name and not name.startswith("."):
+            (out / name).unlink(missing_ok=True)
+
+
+def _md(text: object) -> str:
+    """User-given text made safe inside Markdown inline code (no backtick breaks out)."""
+    return str(text).replace("`", "ˋ").replace("\n", " ")
 
 
 def render_markdown(report: dict[str, Any], sections: list[str]) -> str:
@@ -112,12 +124,12 @@ def render_markdown(report: dict[str, Any], sections: list[str]) -> str:
     model, data, prov = report["model"], report["data"], report["provenance"]
     timings = prov["timings"]
     lines = [
-        f"# robaudit report card: `{model['spec']}`", "",
+        f"# robaudit report card: `{_md(model['spec'])}`", "",
         "| | |", "|---|---|",
-        f"| model | `{model['spec']}` ({model['parameters']:,} parameters, input {tuple(model['input_size'])}, "
+        f"| model | `{_md(model['spec'])}` ({model['parameters']:,} parameters, input {tuple(model['input_size'])}, "
         f"{model['num_classes']} classes) |",
         f"| weights sha256 | `{model['weights_sha256'][:16]}…` |",
-        f"| data | `{data['spec']}` split {data['split']}, {data['num_images']} images, "
+        f"| data | `{_md(data['spec'])}` split {_md(data['split'])}, {data['num_images']} images, "
         f"sha256 `{data['sha256'][:16]}…` |",
         f"| seed | {prov['seed']} |",
         f"| device | {prov['device']['type']} ({prov['device']['name']}) |",
@@ -141,5 +153,5 @@ def policy_markdown(policy: dict[str, Any]) -> str:
              "|---|---|---|---|"]
     for rule in policy["rules"]:
         verdict = "pass" if rule["passed"] else "FAIL"
-        lines.append(f"| `{rule['metric']}` | {rule['value']} | {rule['rule']} | {verdict} |")
+        lines.append(f"| `{_md(rule['metric'])}` | {rule['value']} | {rule['rule']} | {verdict} |")
     return "\n".join(lines)

@@ -46,3 +46,34 @@ def wrap(net: nn.Module, input_size: tuple[int, int, int], num_classes: int) -> 
     info = ModelInfo(spec="test:net", source="test", name="net", input_size=input_size,
                      num_classes=num_classes, mean=(0.0,), std=(1.0,))
     return AuditedModel(net, info)
+
+
+TINY_FACTORY = """
+import torch
+from torch import nn
+
+def make(num_classes=10):
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(4), nn.Flatten(),
+                        nn.Linear(128, num_classes))
+    return {"model": net, "input_size": [3, 32, 32], "num_classes": num_classes}
+"""
+
+
+@pytest.fixture
+def tiny_model(tmp_path: Path) -> str:
+    """A `py:` spec of a small random CNN for 32×32 RGB, 10 classes."""
+    path = tmp_path / "tiny_factory.py"
+    path.write_text(TINY_FACTORY)
+    return f"py:{path}:make"
+
+
+@pytest.fixture
+def tiny_npz(tmp_path: Path) -> str:
+    """An `npz:` spec of 200 seeded 32×32 RGB uint8 images in 10 classes (NHWC, the npz format)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "tiny.npz"
+    np.savez(path, x=rng.integers(0, 256, (200, 32, 32, 3), dtype=np.uint8), y=np.arange(200) % 10)
+    return f"npz:{path}"
