@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from robaudit.atomic import atomic_write_with
 
 DPI = 120
-STYLE: dict[str, Any] = {
+STYLE: Any = {  # matplotlib rcParams
     "font.size": 9,
     "axes.titlesize": 9,
     "axes.labelsize": 9,

@@ -6,7 +6,6 @@ from typing import Any
 
 from robaudit.report_model import Direction, Section, metric
 
-FRACTION = {"ge": 0.0, "le": 1.0}
 
 
 def _freq(unit: str, label: str, direction: Direction | None = None) -> Any:
@@ -89,8 +88,8 @@ class Sanity(Section):
 class SanityDetails(Section):
     n_images: int = _count("images of the sanity checks")
     max_logit_difference: float = metric(unit="ratio", label="max |Δ logits| between two passes", ge=0.0)
-    non_finite_fraction: float = metric(unit="fraction", label="images with non-finite gradients", **FRACTION)
-    zero_fraction: float = metric(unit="fraction", label="images with zero gradients", **FRACTION)
+    non_finite_fraction: float = metric(unit="fraction", label="images with non-finite gradients", ge=0.0, le=1.0)
+    zero_fraction: float = metric(unit="fraction", label="images with zero gradients", ge=0.0, le=1.0)
     eps: list[float]
     pgd_success: list[float]
     single_step_success: list[float]
@@ -105,7 +104,7 @@ class AdversarialMetrics(Section):
     f_05: F05
     size: L2SizeStats | SizeStats  # the unit is the run's norm
     size_255: SizeStats | None
-    success_rate: float = metric(unit="fraction", label="verified success rate", direction="higher", **FRACTION)
+    success_rate: float = metric(unit="fraction", label="verified success rate", direction="higher", ge=0.0, le=1.0)
     n_attacked: int = _count("images attacked")
     n_success: int = _count("images with a verified adversarial")
     n_skipped: int = _count("misclassified images skipped")

@@ -6,7 +6,6 @@ from typing import Any
 
 from robaudit.report_model import Section, metric
 
-ACCURACY = {"ge": 0.0, "le": 1.0}
 
 
 def _frev(unit: str, what: str, direction: str | None = None) -> Any:
@@ -72,10 +71,10 @@ class HybridMetrics(Section):
     seeds: int = metric(unit="count", label="pairing seeds", ge=1)
     sign_changes: int = metric(unit="count", label="sign changes of p_low − p_high", ge=0)
     clean_accuracy: float = metric(unit="fraction", label="clean accuracy on the images used",
-                                   direction="higher", **ACCURACY)
+                                   direction="higher", ge=0.0, le=1.0)
     n_clean_images: int = metric(unit="count", label="images of the clean check", ge=0)
-    chance_accuracy: float = metric(unit="fraction", label="chance accuracy", **ACCURACY)
+    chance_accuracy: float = metric(unit="fraction", label="chance accuracy", ge=0.0, le=1.0)
     majority_share: float = metric(unit="fraction", label="share of the most frequent clean prediction",
-                                   **ACCURACY)
+                                   ge=0.0, le=1.0)
     verdict_refused: bool = metric(unit="bool", label="no f_rev: model at chance or constant",
                                    direction="lower")
