@@ -106,8 +106,7 @@ class PolicyResult(Section):
 def _probe_sections() -> dict[str, type[BaseModel]]:
     from robaudit.probes import PROBES
 
-    return {name: getattr(PROBES.get(name), "Metrics", dict[str, Any])  # type: ignore[arg-type]
-            for name in PROBES.names()}  # MERGE-TODO
+    return {name: PROBES.get(name).Metrics for name in PROBES.names()}
 
 
 def report_model() -> type[BaseModel]:
@@ -171,8 +170,6 @@ def metric_infos() -> dict[str, MetricInfo]:
 def _metric_infos(probe_names: tuple[str, ...]) -> dict[str, MetricInfo]:
     out: dict[str, MetricInfo] = {}
     for name, model in _probe_sections().items():
-        if not isinstance(model, type):  # MERGE-TODO
-            continue
         for key, info in metric_catalogue(model, f"probes.{name}.").items():
             out[key] = info
     return out

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from robaudit.data.base import DatasetInfo, TensorImageSet
 from robaudit.errors import RobauditError
 from robaudit.models.wrapper import AuditedModel, ModelInfo
-from robaudit.probes.adversarial import (
+from robaudit.probes.adversarial_spectrum import (
     AdversarialSettings,
     AdversarialSpectrumProbe,
     draw_targets,
@@ -89,7 +89,7 @@ def truth(ctx: ProbeContext, lin: nn.Linear, index: np.ndarray, norm: str) -> Te
 def run(ctx: ProbeContext, **kwargs: Any) -> ProbeResult:
     options: dict[str, Any] = {"protocol": "fast", "n_images": 32, "bootstrap": 200, **kwargs}
     settings = AdversarialSettings(**options)
-    return AdversarialSpectrumProbe(settings).run(ctx)
+    return AdversarialSpectrumProbe(settings)(ctx)
 
 
 def radial_neighbours(r0: float) -> tuple[float, float]:
@@ -132,9 +132,9 @@ def test_result_arrays_report_keys_and_resume(tmp_path: Path) -> None:
     ctx, _ = linear_context(n=20, n_wrong=0)
     ctx.cache = ResultCache(tmp_path, {"probe": "adversarial_spectrum"})
     probe = AdversarialSpectrumProbe(AdversarialSettings(protocol="fast", n_images=12, bootstrap=50))
-    first = probe.run(ctx)
+    first = probe(ctx)
     misses = ctx.cache.misses
-    again = probe.run(ctx)
+    again = probe(ctx)
     assert ctx.cache.hits == misses and again.metrics == first.metrics
     m = first.metrics
     for key in (

@@ -149,3 +149,17 @@ def test_size_stats_units() -> None:
     assert stats["size_255"]["median"] == pytest.approx(2.0)
     assert stats["size_255"]["std"] == pytest.approx(math.sqrt(2.0))
     assert size_stats(np.array([0.5]), "l2")["size_255"] is None
+
+
+def test_each_attack_declares_its_norms_and_ddn_never_runs_under_linf() -> None:
+    from robaudit.attacks.fb_attacks import MIN_NORM_ATTACKS, min_norm_attack
+    from robaudit.attacks.protocols import ATTACK_NORMS
+
+    for name, preset in PROTOCOLS.items():
+        assert "ddn" not in preset.attacks_for("linf"), name
+        assert "ddn" not in preset.to_json("linf")["attacks"]
+    assert "ddn" in PROTOCOLS["standard"].to_json("l2")["attacks"]
+    for (attack, norm) in MIN_NORM_ATTACKS:
+        assert norm in ATTACK_NORMS[attack]
+    with pytest.raises(ValueError, match="ddn"):
+        min_norm_attack("ddn", "linf", 10, 12)

@@ -51,7 +51,7 @@ SMALL: dict[str, Any] = dict(corruptions=["contrast", "gaussian_noise", "brightn
 def test_registered_and_metrics(tmp_path: Path) -> None:
     assert PROBES.get("corruptions") is CorruptionProbe
     probe = CorruptionProbe(CorruptionSettings(**SMALL))
-    result = probe.run(context(None))
+    result = probe(context(None))
     m = result.metrics
     assert m["clean_accuracy"] == 1.0 and m["n_images"] == 16
     assert m["accuracy"]["contrast"] == {"1": 1.0, "3": 1.0}
@@ -76,20 +76,20 @@ def test_registered_and_metrics(tmp_path: Path) -> None:
 
 def test_resumes_per_corruption_and_severity(tmp_path: Path) -> None:
     probe = CorruptionProbe(CorruptionSettings(**SMALL))
-    first = probe.run(context(tmp_path))
+    first = probe(context(tmp_path))
     units = sorted(tmp_path.glob("*.npz"))
     assert len(units) == 1 + 3 * 2 + 3  # clean, 3 corruptions × 2 severities, 3 sweep levels
     units[0].unlink()  # as if killed before this unit was saved
     ctx = context(tmp_path)
-    again = probe.run(ctx)
+    again = probe(ctx)
     assert (ctx.cache.hits, ctx.cache.misses) == (9, 1)
     assert again.metrics == first.metrics
 
 
 def test_deterministic_per_seed() -> None:
     settings = CorruptionSettings(corruptions=["impulse_noise"], severities=[5], n_images=20, noise_sweep=[])
-    a = CorruptionProbe(settings).run(context(None)).metrics
-    b = CorruptionProbe(settings).run(context(None)).metrics
+    a = CorruptionProbe(settings)(context(None)).metrics
+    b = CorruptionProbe(settings)(context(None)).metrics
     assert a == b
 
 
@@ -101,8 +101,8 @@ def test_prebuilt_npy_set(tmp_path: Path) -> None:
     stack = np.concatenate([block] * 4 + [255 - block])
     np.save(tmp_path / "fog.npy", stack)
     np.save(tmp_path / "labels.npy", np.tile(labels.numpy(), 5).astype(np.uint8))
-    settings = CorruptionSettings(corruptions_dir=str(tmp_path), corruptions=["fog"], n_images=0, noise_sweep=[])
-    m = CorruptionProbe(settings).run(context(None, n=n)).metrics
+    settings = CorruptionSettings(corruptions_dir=str(tmp_path), corruptions=["fog"], n_images=None, noise_sweep=[])
+    m = CorruptionProbe(settings)(context(None, n=n)).metrics
     assert m["accuracy"]["fog"] == {"1": 1.0, "2": 1.0, "3": 1.0, "4": 1.0, "5": 0.0}
     assert m["source"].startswith("npy:") and m["parameter_table"] is None
 
@@ -112,7 +112,7 @@ def test_prebuilt_size_mismatch_fails_before_work(tmp_path: Path) -> None:
     np.save(tmp_path / "labels.npy", np.zeros(10, np.uint8))
     settings = CorruptionSettings(corruptions_dir=str(tmp_path), corruptions=["fog"], noise_sweep=[])
     with pytest.raises(RobauditError, match="never resized"):
-        CorruptionProbe(settings).run(context(None))
+        CorruptionProbe(settings)(context(None))
 
 
 def test_settings_validation(tmp_path: Path) -> None:
@@ -132,7 +132,7 @@ def test_relative_error_against_baseline(tmp_path: Path) -> None:
     path = tmp_path / "report.json"
     path.write_text(json.dumps(baseline))
     settings = CorruptionSettings(**{**SMALL, "baseline_report": str(path)})
-    rel = CorruptionProbe(settings).run(context(None)).metrics["relative_error"]
+    rel = CorruptionProbe(settings)(context(None)).metrics["relative_error"]
     # our errors are 0 for contrast and noise: CE = 0 / (0.5 + 0.7); relative CE = 0 / (...)
     assert rel["ce"]["contrast"] == 0.0 and rel["relative_ce"]["gaussian_noise"] == 0.0
     assert rel["missing"] == ["brightness"] and rel["mce"] == 0.0
@@ -149,6 +149,6 @@ def test_grey_evaluation_feeds_grey_images() -> None:
     ctx = context(None)
     ctx.model = wrap(Spy(), (3, 32, 32), 2)
     settings = CorruptionSettings(corruptions=["contrast"], severities=[1], grey=True, n_images=8, noise_sweep=[])
-    m = CorruptionProbe(settings).run(ctx).metrics
+    m = CorruptionProbe(settings)(ctx).metrics
     assert m["grey"] and m["clean_accuracy"] == 1.0
     assert all(torch.equal(x[:, 0], x[:, 1]) and torch.equal(x[:, 1], x[:, 2]) for x in seen)

@@ -58,7 +58,7 @@ def test_f_rev_of_a_band_limited_classifier_is_its_band(f0: float) -> None:
     templates = annulus_templates(5, f0, width)
     images, labels = band_dataset(templates, per_class=20)
     grid = parse_grid("uniform:21")  # steps of 0.05 Nyquist = 0.025 cpp
-    result = HybridProbe(HybridSettings(n_images=100, grid=grid, seeds=2)).run(
+    result = HybridProbe(HybridSettings(n_images=100, grid=grid, seeds=2))(
         context(NearestMeanInBand(templates, f0, width), images, labels))
     f_rev = result.metrics["f_rev"]["cycles_per_pixel"]
     step = 0.025
@@ -83,7 +83,7 @@ def test_a_model_that_only_sees_low_frequencies_has_no_reversal() -> None:
     templates = annulus_templates(4, 0.06, 0.03)
     images, labels = band_dataset(templates, per_class=10)
     model = NearestMeanInBand(templates, 0.06, 0.03)
-    result = HybridProbe(HybridSettings(n_images=40, grid=[0.3, 0.5, 1.0], seeds=1)).run(
+    result = HybridProbe(HybridSettings(n_images=40, grid=[0.3, 0.5, 1.0], seeds=1))(
         context(model, images, labels))
     assert result.metrics["f_rev"]["cycles_per_pixel"]["value"] is None
     assert result.metrics["f_rev"]["reason"].startswith("always low-biased")
@@ -95,13 +95,13 @@ def test_same_seed_same_numbers_and_a_rerun_resumes_from_the_cache(tmp_path: Pat
     model = NearestMeanInBand(templates, 0.2, 0.03)
     settings = HybridSettings(n_images=40, grid=parse_grid("uniform:11"), seeds=2)
     first_cache = ResultCache(tmp_path, {"k": 1})
-    first = HybridProbe(settings).run(context(model, images, labels, cache=first_cache))
+    first = HybridProbe(settings)(context(model, images, labels, cache=first_cache))
     assert first_cache.misses > 0 and first_cache.hits == 0
     second_cache = ResultCache(tmp_path, {"k": 1})
-    second = HybridProbe(settings).run(context(model, images, labels, cache=second_cache))
+    second = HybridProbe(settings)(context(model, images, labels, cache=second_cache))
     assert second_cache.misses == 0 and second_cache.hits == first_cache.misses
     assert first.metrics == second.metrics
-    fresh = HybridProbe(settings).run(context(model, images, labels))
+    fresh = HybridProbe(settings)(context(model, images, labels))
     assert fresh.metrics == first.metrics
 
 

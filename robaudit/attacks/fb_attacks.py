@@ -7,6 +7,7 @@ rules, step-size schedules, boundary searches) is foolbox's own code.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import eagerpy as ep
@@ -63,21 +64,25 @@ def linf_fmn_stepsize(dims: int) -> float:
     return 0.3 * math.sqrt(dims / 3072)
 
 
+MIN_NORM_ATTACKS: dict[tuple[str, str], Callable[[int, int], MinimizationAttack]] = {
+    ("fmn", "linf"): lambda steps, dims: fb.attacks.LInfFMNAttack(steps=steps, max_stepsize=linf_fmn_stepsize(dims)),
+    ("fmn", "l2"): lambda steps, dims: FixedL2FMN(steps=steps),
+    ("ddn", "l2"): lambda steps, dims: fb.attacks.DDNAttack(steps=steps),
+    # numba JIT-compiles foolbox's Brendel–Bethge solver on first use in a process (~24 s).
+    ("brendel_bethge", "linf"): lambda steps, dims: fb.attacks.LinfinityBrendelBethgeAttack(steps=steps),
+    ("brendel_bethge", "l2"): lambda steps, dims: fb.attacks.L2BrendelBethgeAttack(steps=steps),
+}
+"""The foolbox minimum-norm attack of each (attack, norm) the search supports, built from
+(steps, dims = C·H·W of the inputs); the norms agree with ``protocols.ATTACK_NORMS``."""
+
+
 def min_norm_attack(name: str, norm: str, steps: int, dims: int) -> MinimizationAttack:
-    """A foolbox minimum-norm attack by name: 'fmn', 'ddn' (L2 only) or 'brendel_bethge'.
-    ``dims`` = C·H·W of the inputs."""
-    if name == "fmn":
-        if norm == "linf":
-            return fb.attacks.LInfFMNAttack(steps=steps, max_stepsize=linf_fmn_stepsize(dims))
-        return FixedL2FMN(steps=steps)
-    if name == "ddn":
-        return fb.attacks.DDNAttack(steps=steps)
-    if name == "brendel_bethge":
-        # Imported lazily by foolbox's module already; numba JIT-compiles on first use (~24 s).
-        if norm == "linf":
-            return fb.attacks.LinfinityBrendelBethgeAttack(steps=steps)
-        return fb.attacks.L2BrendelBethgeAttack(steps=steps)
-    raise ValueError(f"unknown minimum-norm attack {name!r}")
+    """A foolbox minimum-norm attack by name and norm (see :data:`MIN_NORM_ATTACKS`)."""
+    try:
+        factory = MIN_NORM_ATTACKS[(name, norm)]
+    except KeyError:
+        raise ValueError(f"no minimum-norm attack {name!r} for norm {norm!r}") from None
+    return factory(steps, dims)
 
 
 def pgd_attack(norm: str, steps: int, random_start: bool) -> FixedEpsilonAttack:

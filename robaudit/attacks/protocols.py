@@ -14,8 +14,16 @@ from robaudit.errors import RobauditError
 from robaudit.registry import suggest
 
 NORMS = ("linf", "l2")
-ATTACKS = ("fmn", "ddn", "pgd_bisection", "brendel_bethge")
-"""Attack names in the order candidates are tried; on a tie the earlier attack keeps the win."""
+ATTACK_NORMS: dict[str, tuple[str, ...]] = {
+    "fmn": ("linf", "l2"),
+    "ddn": ("l2",),
+    "pgd_bisection": ("linf", "l2"),
+    "brendel_bethge": ("linf", "l2"),
+}
+"""Every attack of the search and the norms it supports, in the order candidates are tried (on a
+tie the earlier attack keeps the win). A new attack is one row here and its factory in
+:mod:`robaudit.attacks.fb_attacks`."""
+ATTACKS = tuple(ATTACK_NORMS)
 
 
 @dataclass(frozen=True)
@@ -35,12 +43,17 @@ class Protocol:
     overrides: tuple[str, ...] = field(default=())
 
     def uses(self, attack: str, norm: str) -> bool:
-        """Whether ``attack`` runs under this protocol for ``norm`` (DDN is L2 only)."""
-        return attack in self.attacks and not (attack == "ddn" and norm != "l2")
+        """Whether ``attack`` runs under this protocol for ``norm`` (it must support the norm)."""
+        return attack in self.attacks and norm in ATTACK_NORMS[attack]
 
-    def to_json(self) -> dict[str, Any]:
+    def attacks_for(self, norm: str) -> tuple[str, ...]:
+        """The protocol's attacks that support ``norm``, in search order."""
+        return tuple(a for a in ATTACKS if self.uses(a, norm))
+
+    def to_json(self, norm: str | None = None) -> dict[str, Any]:
+        """The protocol as JSON; with ``norm``, ``attacks`` lists only those that run for it."""
         data = asdict(self)
-        data["attacks"] = list(self.attacks)
+        data["attacks"] = list(self.attacks if norm is None else self.attacks_for(norm))
         data["overrides"] = list(self.overrides)
         return data
 

@@ -1,37 +1,46 @@
-"""The machinery every probe shares: batching, device, seeding, progress and result caching.
+"""The probe template: what every probe shares, so a probe's own code is its maths only.
 
-A probe subclasses :class:`Probe`, declares a settings dataclass and implements ``run`` with its
-own maths only (as foolbox's attack base owns the bookkeeping and subclasses implement ``run``).
-Everything that touches the model goes through :class:`ProbeContext`.
+A probe subclasses :class:`Probe`, declares ``Settings`` (a dataclass of ``config.setting``
+fields) and ``Metrics`` (the pydantic model of its report section) and implements ``run``. The
+final ``__call__`` owns seeding, timing and validating the metrics against ``Metrics`` (as
+foolbox's attack base owns the bookkeeping and torchmetrics' Metric the reduction).
+Everything that touches the model goes through :class:`ProbeContext`, including the shared grid
+evaluation :meth:`ProbeContext.evaluate_grid` (one cached unit per grid cell).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, final
 
 import numpy as np
+import pydantic
 import torch
 from torch import Tensor
 
 from robaudit.data.base import ImageSet
+from robaudit.errors import describe_exception
 from robaudit.models.wrapper import AuditedModel
+from robaudit.probes.cache import ResultCache, Unit, sum_units
 from robaudit.registry import Registry
+from robaudit.report_model import Section
+from robaudit.seeding import seeded_generator
 
 T = TypeVar("T")
-Unit = dict[str, Any]  # a cached unit of work: numpy arrays and JSON-able values
+
+__all__ = ["PROBES", "GridCell", "Probe", "ProbeContext", "ProbeOutputError", "ProbeResult",
+           "ResultCache", "Unit", "seeded_generator", "sum_units"]
 
 
 @dataclass
 class ProbeResult:
-    """One probe's outcome. ``metrics`` becomes report['probes'][probe] (JSON-able);
-    ``arrays`` are saved beside the report as ``<probe>.npz`` for re-analysis."""
+    """One probe's outcome. ``metrics`` becomes report['probes'][probe] (JSON-able, checked
+    against the probe's ``Metrics``); ``arrays`` are saved beside the report as ``<probe>.npz``."""
 
     probe: str
     settings: dict[str, Any]
@@ -41,63 +50,22 @@ class ProbeResult:
     seconds: float = 0.0
 
 
-class ResultCache:
-    """Saves units of work as ``<dir>/<key>.npz`` the moment they are computed (atomic writes).
-
-    Keys hash the model weights, the data identity, the probe, its settings and the unit name,
-    so a killed run restarted with the same arguments picks up where it stopped.
-    """
-
-    def __init__(self, directory: Path | None, namespace: dict[str, Any]) -> None:
-        self.directory = directory
-        self.namespace = json.dumps(namespace, sort_keys=True, default=str)
-        self.hits = 0
-        self.misses = 0
-
-    def path(self, unit: str) -> Path | None:
-        if self.directory is None:
-            return None
-        key = hashlib.sha256(f"{self.namespace}|{unit}".encode()).hexdigest()[:32]
-        return self.directory / f"{key}.npz"
-
-    def get_or_compute(self, unit: str, compute: Callable[[], Unit]) -> Unit:
-        path = self.path(unit)
-        if path is not None and path.exists():
-            try:
-                loaded = _load_unit(path)
-                self.hits += 1
-                return loaded
-            except (OSError, ValueError, KeyError):
-                path.unlink(missing_ok=True)  # a torn file from a killed run: recompute
-        value = compute()
-        self.misses += 1
-        if path is not None:
-            _save_unit(path, value)
-        return value
+class ProbeOutputError(RuntimeError):
+    """A probe wrote metrics its own ``Metrics`` model refuses: a bug in robaudit, not bad input."""
 
 
-def _save_unit(path: Path, unit: Unit) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {k: np.asarray(v) for k, v in unit.items() if isinstance(v, np.ndarray | Tensor)}
-    scalars = {k: v for k, v in unit.items() if k not in arrays}
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, __json__=np.array(json.dumps(scalars)), **arrays)  # type: ignore[arg-type]
-    os.replace(tmp, path)
+@dataclass(frozen=True)
+class GridCell:
+    """One cell of a grid evaluation: ``key`` names its cached unit, ``params`` is whatever the
+    transform needs (a noise level, a (frequency, sign) pair, a (corruption, severity) pair...)."""
+
+    key: str
+    params: Any = None
 
 
-def _load_unit(path: Path) -> Unit:
-    with np.load(path, allow_pickle=False) as data:
-        unit: Unit = json.loads(str(data["__json__"]))
-        unit.update({k: data[k] for k in data.files if k != "__json__"})
-    return unit
-
-
-def seeded_generator(seed: int, *tags: object) -> torch.Generator:
-    """A CPU generator seeded by hashing (seed, tags): one --seed, independent named streams."""
-    text = json.dumps([seed, *map(str, tags)])
-    value = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
-    return torch.Generator().manual_seed(value)
-
+GridTransform = Callable[[Tensor, GridCell, int], Tensor]
+"""transform(x (n, C, H, W) on the device, cell, start) → (k, n, C, H, W): k variants of the
+n images ``indices[start : start + n]`` (k = 1 for a simple cell)."""
 
 ProgressFactory = Callable[[Iterable[Any], str, int | None], Iterator[Any]]
 
@@ -129,10 +97,7 @@ class ProbeContext:
     @torch.no_grad()
     def predict_logits(self, x: Tensor) -> Tensor:
         """Logits (N, K) for x (N, C, H, W) in [0, 1], in batches of ``batch_size`` on the device."""
-        outputs = [
-            self.model(chunk.to(self.device, non_blocking=True))
-            for chunk in x.split(self.batch_size)
-        ]
+        outputs = [self.model(chunk.to(self.device, non_blocking=True)) for chunk in x.split(self.batch_size)]
         return torch.cat(outputs).float()
 
     def load(self, indices: Tensor) -> tuple[Tensor, Tensor]:
@@ -140,12 +105,45 @@ class ProbeContext:
         x, y = self.data.load(indices)
         return x.to(self.device), y.to(self.device)
 
+    def evaluate_grid(self, cells: Sequence[GridCell], indices: Tensor, transform: GridTransform,
+                      description: str = "grid", chunk: int | None = None) -> dict[str, np.ndarray]:
+        """Correct-prediction counts per grid cell: ``{cell.key: (k,) int64}`` out of len(indices).
+
+        Per cell, the images ``indices`` are loaded ``chunk`` at a time (default: the batch size),
+        transformed into k variants (k, n, C, H, W) and classified in model batches of at most
+        ``batch_size``. Each cell is one cached unit named ``cell.key``, so a killed run resumes
+        at the first cell not finished.
+        """
+        step = max(1, chunk if chunk is not None else self.batch_size)
+        counts = {}
+        for cell in self.track(cells, description, len(cells)):
+            unit = self.cache.get_or_compute(cell.key, partial(self._count_cell, cell, indices, transform, step))
+            counts[cell.key] = np.asarray(unit["correct"], dtype=np.int64)
+        return counts
+
+    def _count_cell(self, cell: GridCell, indices: Tensor, transform: GridTransform, chunk: int) -> Unit:
+        correct: Tensor | None = None
+        for start in range(0, len(indices), chunk):
+            x, y = self.load(indices[start : start + chunk])
+            variants = transform(x, cell, start)
+            k, n = variants.shape[:2]
+            if n != len(y):
+                raise ValueError(f"grid transform returned {n} images for a chunk of {len(y)}")
+            top = self.predict_logits(variants.flatten(0, 1)).argmax(-1).view(k, n)
+            hits = (top == y).sum(1).cpu()
+            correct = hits if correct is None else correct + hits
+        if correct is None:
+            correct = torch.zeros(1, dtype=torch.long)
+        return {"correct": correct.numpy().astype(np.int64), "total": len(indices)}
+
 
 class Probe(ABC):
-    """Base of all probes. Subclasses set ``name`` and ``Settings`` and implement ``run``."""
+    """Base of all probes. Subclasses set ``name``, ``Settings`` and ``Metrics`` and implement
+    ``run``; ``plot``, ``markdown`` and ``summary_rows`` delegate to the probe's render module."""
 
     name: ClassVar[str]
     Settings: ClassVar[type]
+    Metrics: ClassVar[type[Section]]
 
     def __init__(self, settings: Any | None = None) -> None:
         self.settings = settings if settings is not None else self.Settings()
@@ -153,9 +151,28 @@ class Probe(ABC):
     def settings_json(self) -> dict[str, Any]:
         return asdict(self.settings)
 
+    @final
+    def __call__(self, ctx: ProbeContext) -> ProbeResult:
+        """Run the probe: torch seeded with ``ctx.seed``, timed, metrics checked against Metrics."""
+        torch.manual_seed(ctx.seed)
+        start = time.perf_counter()
+        result = self.run(ctx)
+        result.seconds = time.perf_counter() - start
+        self.validate(result.metrics)
+        return result
+
+    @classmethod
+    def validate(cls, metrics: dict[str, Any]) -> None:
+        """Raise :class:`ProbeOutputError` if ``metrics`` does not follow ``Metrics``."""
+        try:
+            cls.Metrics.model_validate(metrics)
+        except pydantic.ValidationError as exc:
+            raise ProbeOutputError(f"probe {cls.name} wrote metrics its report model refuses: "
+                                   f"{describe_exception(exc)}") from exc
+
     @abstractmethod
     def run(self, ctx: ProbeContext) -> ProbeResult:
-        """Measure the probe's metrics on ``ctx.model`` and ``ctx.data``."""
+        """Measure the probe's metrics on ``ctx.model`` and ``ctx.data`` (the maths only)."""
 
     def plot(self, result: ProbeResult, out_dir: Path) -> list[Path]:
         """Write the probe's PNG figures into ``out_dir``; return their paths."""

@@ -1,14 +1,14 @@
-"""Corruption-category probe (spec §3): accuracy under the 15 common corruptions × 5 severities.
+"""Corruption-category probe: accuracy under the 15 common corruptions × 5 severities.
 
 Images come from a prebuilt set (``corruptions_dir``: CIFAR-10-C / ImageNet-C layouts) or are
 generated on the fly from ``ctx.data`` with :func:`robaudit.corruptions.apply_corruption`.
 One cached unit per (corruption, severity), per noise-sweep level and for the clean images, so a
-killed run resumes where it stopped.
+killed run resumes where it stopped. Definitions and categories: docs/metrics.md.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -17,14 +17,17 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from robaudit.config import check_value, setting, settings_info
 from robaudit.corruptions import CORRUPTION_NAMES, CORRUPTIONS, apply_corruption, metrics
-from robaudit.corruptions import report as corruption_report
 from robaudit.corruptions._ops import to_grey
 from robaudit.corruptions.constants import pick_reference
 from robaudit.corruptions.ondisk import CorruptionSet, FolderSet, open_corruption_set
 from robaudit.errors import RobauditError
-from robaudit.probes.base import PROBES, Probe, ProbeContext, ProbeResult
+from robaudit.probes.base import PROBES, GridCell, Probe, ProbeContext, ProbeResult
+from robaudit.probes.corruptions import render
+from robaudit.probes.corruptions.section import CorruptionMetrics
 
+NAME = "corruptions"
 DEFAULT_NOISE_SWEEP = [0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2]
 
 
@@ -37,26 +40,27 @@ def generation_chunk(height: int, width: int) -> int:
 
 @dataclass
 class CorruptionSettings:
-    """corruptions_dir: prebuilt set (None: generate); corruptions: names (None: all 15);
-    severities: subset of 1–5; n_images: seeded subset size (≤ 0: all); grey: evaluate grey
-    versions; baseline_report: report.json for mCE-style relative error; noise_sweep: Gaussian
-    std grid in [0, 1] pixel units."""
+    """Which corruptions and severities, on how many images, from a prebuilt set or generated."""
 
-    corruptions_dir: str | None = None
-    corruptions: list[str] | None = None
-    severities: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5])
-    n_images: int = 1000
-    grey: bool = False
-    baseline_report: str | None = None
-    noise_sweep: list[float] = field(default_factory=lambda: list(DEFAULT_NOISE_SWEEP))
+    corruptions_dir: str | None = setting(
+        None, flag="corruptions-dir", metavar="DIR",
+        help="CIFAR-10-C / ImageNet-C folder, or fetch:CIFAR-10-C (default: generate on the fly)")
+    corruptions: list[str] | None = setting(None, help="corruption names (default: all 15)")
+    severities: list[int] = setting(factory=lambda: [1, 2, 3, 4, 5], help="severities, a subset of 1..5",
+                                    minimum=1, maximum=5)
+    n_images: int | None = setting(1000, help="seeded subset of images (None: all)", flag="n-images", minimum=1)
+    grey: bool = setting(False, help="evaluate greyscale versions of the images", flag="grey")
+    baseline_report: str | None = setting(None, help="a baseline model's report.json for mCE-style relative error")
+    noise_sweep: list[float] = setting(factory=lambda: list(DEFAULT_NOISE_SWEEP), minimum=0.0, maximum=1.0,
+                                       help="Gaussian noise std grid ([0, 1] pixel units)")
 
     def __post_init__(self) -> None:
+        for info in settings_info(type(self)):  # the same rules as flags and --set
+            setattr(self, info.name, check_value(info, getattr(self, info.name), f"probe {NAME}"))
         for name in self.corruptions or []:
             CORRUPTIONS.get(name)  # unknown names raise with suggestions
-        if not self.severities or any(s not in (1, 2, 3, 4, 5) for s in self.severities):
-            raise RobauditError(f"severities must be a non-empty subset of 1..5, got {self.severities}")
-        if any(not 0 <= s <= 1 for s in self.noise_sweep):
-            raise RobauditError("noise_sweep values are Gaussian std in [0, 1] pixel units")
+        if not self.severities:
+            raise RobauditError(f"probe {NAME} setting severities must be a non-empty subset of 1..5")
         if self.corruptions_dir and self.corruptions_dir.startswith("fetch:"):
             # fetch:CIFAR-10-C / fetch:CIFAR-100-C downloads the official archive (network) once
             # into $ROBAUDIT_HOME/data and uses it from there.
@@ -73,17 +77,18 @@ class CorruptionSettings:
         return list(self.corruptions) if self.corruptions else list(CORRUPTION_NAMES)
 
 
-def seeded_subset(total: int, n_images: int, generator: torch.Generator) -> Tensor:
-    """Sorted seeded indices: all of range(total) if n_images ≤ 0 or ≥ total."""
-    if n_images <= 0 or n_images >= total:
+def seeded_subset(total: int, n_images: int | None, generator: torch.Generator) -> Tensor:
+    """Sorted seeded indices: all of range(total) if n_images is None or ≥ total."""
+    if n_images is None or n_images >= total:
         return torch.arange(total)
     return torch.randperm(total, generator=generator)[:n_images].sort().values
 
 
-@PROBES.register("corruptions")
+@PROBES.register(NAME)
 class CorruptionProbe(Probe):
-    name = "corruptions"
+    name = NAME
     Settings = CorruptionSettings
+    Metrics = CorruptionMetrics
     settings: CorruptionSettings
 
     def run(self, ctx: ProbeContext) -> ProbeResult:
@@ -109,8 +114,7 @@ class CorruptionProbe(Probe):
             unit = ctx.cache.get_or_compute(f"{name}/severity={sev}",
                                             partial(self._count, ctx, idx, source, sev, name))
             accuracy.setdefault(name, {})[str(sev)] = unit["correct"] / unit["total"]
-        sweep = [ctx.cache.get_or_compute(f"noise_sweep/std={std}", partial(self._noise, ctx, clean_idx, std))
-                 for std in ctx.track(st.noise_sweep, "noise sweep", len(st.noise_sweep))]
+        sweep = self._noise_sweep(ctx, clean_idx)
         return self._result(ctx, source, accuracy, clean, sweep, baseline, len(idx))
 
     def _check_size(self, ctx: ProbeContext, size: tuple[int, int, int]) -> None:
@@ -144,8 +148,7 @@ class CorruptionProbe(Probe):
             else:
                 x, y = ctx.load(part)
                 if name is not None:
-                    gen = ctx.generator("corruptions", name, severity, start)
-                    x = apply_corruption(x, name, severity, gen)
+                    x = apply_corruption(x, name, severity, ctx.generator("corruptions", name, severity, start))
             pending.append((self._model_input(ctx, x), y))
             if sum(len(p[1]) for p in pending) >= ctx.batch_size or start + chunk >= len(idx):
                 xs, ys = torch.cat([p[0] for p in pending]), torch.cat([p[1] for p in pending])
@@ -153,22 +156,20 @@ class CorruptionProbe(Probe):
                 pending = []
         return {"correct": correct, "total": len(idx)}
 
-    def _noise(self, ctx: ProbeContext, idx: Tensor, std: float) -> dict[str, Any]:
-        """Accuracy under x + N(0, std²), clipped to [0, 1] (2019 paper, Fig. 4)."""
-        c, h, w = ctx.data.info.image_size
-        chunk = generation_chunk(h, w)
-        correct = 0
-        for start in range(0, len(idx), chunk):
-            x, y = ctx.load(idx[start : start + chunk])
-            gen = ctx.generator("corruptions", "noise_sweep", std, start)
-            noise = torch.randn(x.shape, generator=gen).to(x.device)
-            x = (x + std * noise).clamp_(0.0, 1.0)
-            correct += int((ctx.predict_logits(self._model_input(ctx, x)).argmax(-1) == y).sum())
-        return {"correct": correct, "total": len(idx)}
+    def _noise_sweep(self, ctx: ProbeContext, idx: Tensor) -> list[float]:
+        """Accuracy under x + N(0, std²), clipped to [0, 1], per std of the sweep (2019 paper, Fig. 4)."""
+        _, h, w = ctx.data.info.image_size
+
+        def noisy(x: Tensor, cell: GridCell, start: int) -> Tensor:
+            noise = torch.randn(x.shape, generator=ctx.generator("corruptions", "noise_sweep", cell.params, start))
+            return self._model_input(ctx, (x + cell.params * noise.to(x.device)).clamp_(0.0, 1.0))[None]
+
+        cells = [GridCell(f"noise_sweep/std={std}", std) for std in self.settings.noise_sweep]
+        counts = ctx.evaluate_grid(cells, idx, noisy, "noise sweep", chunk=generation_chunk(h, w))
+        return [int(counts[cell.key][0]) / len(idx) for cell in cells]
 
     def _result(self, ctx: ProbeContext, source: CorruptionSet | None, accuracy: dict[str, dict[str, float]],
-                clean: dict[str, Any], sweep: list[dict[str, Any]], baseline: dict[str, Any] | None,
-                n: int) -> ProbeResult:
+                clean: dict[str, Any], sweep: list[float], baseline: dict[str, Any] | None, n: int) -> ProbeResult:
         st = self.settings
         severities = sorted(st.severities)
         clean_acc = clean["correct"] / clean["total"]
@@ -182,24 +183,23 @@ class CorruptionProbe(Probe):
             "accuracy": accuracy,
         }
         out.update(metrics.summarise(accuracy, severities))
-        out["noise_sweep"] = {"std": list(st.noise_sweep),
-                              "accuracy": [u["correct"] / u["total"] for u in sweep]}
+        out["noise_sweep"] = {"std": list(st.noise_sweep), "accuracy": sweep}
         if baseline is not None:
             out["relative_error"] = metrics.relative_error(accuracy, clean_acc, baseline, severities)
             out["relative_error"]["baseline"] = str(st.baseline_report)
         table = np.array([[accuracy[c][str(s)] for s in severities] for c in accuracy])
         arrays = {"accuracy": table, "noise_sweep_std": np.array(st.noise_sweep),
-                  "noise_sweep_accuracy": np.array(out["noise_sweep"]["accuracy"])}
+                  "noise_sweep_accuracy": np.array(sweep)}
         flags = []
         if source is None and scale != 1.0:
             flags.append(f"{h}×{w} images use the {ref} px corruption table with lengths scaled by {scale:.3f}")
         return ProbeResult(self.name, self.settings_json(), out, arrays, flags)
 
     def plot(self, result: ProbeResult, out_dir: Path) -> list[Path]:
-        return corruption_report.plot(result.metrics, out_dir)
+        return render.plot(result, out_dir)
 
     def markdown(self, result: ProbeResult, plots: list[Path]) -> str:
-        return corruption_report.markdown(result.metrics, plots)
+        return render.markdown(result, plots)
 
     def summary_rows(self, result: ProbeResult) -> list[tuple[str, str]]:
-        return corruption_report.summary_rows(result.metrics)
+        return render.summary_rows(result)

@@ -1,10 +1,11 @@
-"""Adversarial-spectrum probe (spec §2): verified minimal perturbations, their spectrum, f_0.5.
+"""Adversarial-spectrum probe: verified minimal perturbations, their spectrum, f_0.5.
 
 For the first n correctly classified images of a seeded subset, strong attacks search for the
 smallest perturbation that flips each image (to a seeded random target class by default); each
 candidate is verified independently and the smallest verified one kept. The probe reports its
 size statistics and where its power lies in frequency (f_0.5 with a bootstrap interval), and
 runs sanity checks that mark a model's numbers as suspect (gradient masking, stochasticity).
+Definitions: docs/metrics.md.
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ import torch
 from torch import Tensor
 
 from robaudit import spectral
-from robaudit.attacks.protocols import ATTACKS, Protocol, check_norm, resolve_protocol
+from robaudit.attacks.protocols import ATTACKS, NORMS, PROTOCOLS, Protocol, check_norm, resolve_protocol
 from robaudit.attacks.sanity import FLAGS, run_sanity
 from robaudit.attacks.search import MinimalSearch
 from robaudit.attacks.summary import f05_metrics, size_stats
 from robaudit.attacks.verify import CountingModel
+from robaudit.config import setting
 from robaudit.errors import RobauditError
+from robaudit.probes.adversarial_spectrum import render
+from robaudit.probes.adversarial_spectrum.section import AdversarialMetrics
 from robaudit.probes.base import PROBES, Probe, ProbeContext, ProbeResult
 
 NAME = "adversarial_spectrum"
@@ -32,16 +36,22 @@ NAME = "adversarial_spectrum"
 
 @dataclass
 class AdversarialSettings:
-    """protocol: fast | standard | paper; norm: linf | l2; budget knobs (None → the preset's)."""
+    """The attack protocol (a named preset), the norm, and budget knobs (None: the preset's)."""
 
-    protocol: str = "standard"
-    norm: str = "linf"
-    targeted: bool = True
-    n_images: int | None = None
-    steps: int | None = None
-    restarts: int | None = None
-    batch_size: int | None = None
-    bootstrap: int = 1000
+    protocol: str = setting("standard", help="attack preset: fast (CI), standard, paper (Li et al. 2023)",
+                            flag="protocol", choices=tuple(PROTOCOLS))
+    norm: str = setting("linf", help="perturbation norm", flag="norm", choices=NORMS)
+    targeted: bool = setting(True, help="targeted search towards a seeded random wrong class "
+                             "(--no-targeted: any wrong class)", flag="targeted")
+    n_images: int | None = setting(None, help="correctly classified images to attack (default: the preset's)",
+                                   flag="n-images", minimum=1)
+    steps: int | None = setting(None, help="iterations per minimum-norm attack (default: the preset's)",
+                                flag="steps", minimum=1)
+    restarts: int | None = setting(None, help="search restarts (default: the preset's)", flag="restarts",
+                                   minimum=1)
+    batch_size: int | None = setting(None, help="images attacked together (default: the preset's)", minimum=1)
+    bootstrap: int = setting(1000, help="bootstrap resamples of the f_0.5 interval (0: no interval)",
+                             minimum=0)
 
 
 def select_images(ctx: ProbeContext, n: int) -> dict[str, Any]:
@@ -108,6 +118,7 @@ class Batch:
 class AdversarialSpectrumProbe(Probe):
     name = NAME
     Settings = AdversarialSettings
+    Metrics = AdversarialMetrics
     settings: AdversarialSettings
 
     def protocol(self) -> Protocol:
@@ -205,12 +216,12 @@ class AdversarialSpectrumProbe(Probe):
             "no verified perturbation with non-zero power")
         metrics = {
             "norm": norm, "targeted": self.settings.targeted,
-            "protocol": protocol.to_json() | {"norm": norm, "targeted": self.settings.targeted},
+            "protocol": protocol.to_json(norm) | {"norm": norm, "targeted": self.settings.targeted},
             "f_05": f05 | {"n_images": n_ok, "reason": reason},
             **size_stats(size, norm),
             "success_rate": success_rate, "n_attacked": len(size), "n_success": n_ok,
             "n_skipped": int(sel["skipped"]), "n_examined": int(sel["examined"]),
-            **bookkeeping(units, winner, [a for a in ATTACKS if protocol.uses(a, norm)]),
+            **bookkeeping(units, winner, list(protocol.attacks_for(norm))),
             "sanity": flags, "sanity_details": sanity["details"], "suspect": any(flags.values()),
         }
         metrics["passes"] |= {"sanity_forward": int(sanity["forward"]),
@@ -229,27 +240,10 @@ class AdversarialSpectrumProbe(Probe):
         return ProbeResult(self.name, self.settings_json(), metrics, arrays, notes)
 
     def plot(self, result: ProbeResult, out_dir: Path) -> list[Path]:
-        from robaudit.attacks.figures import plot_power_spectrum, plot_radial_profile
-
-        a, m = result.arrays, result.metrics
-        mode = "targeted" if m["targeted"] else "untargeted"
-        label = f"{m['norm']} {mode}, {m['n_success']} images"
-        f05 = m["f_05"]["cycles_per_pixel"]
-        return [
-            plot_power_spectrum(np.asarray(a["power_spectrum"]), out_dir / f"{NAME}_power.png",
-                                f"Mean power spectrum of minimal perturbations ({label})"),
-            plot_radial_profile(np.asarray(a["radii_cpp"]), np.asarray(a["cumulative"]),
-                                f05["value"], (f05["ci_low"], f05["ci_high"]),
-                                out_dir / f"{NAME}_radial.png",
-                                f"Radial cumulative power ({label})"),
-        ]
-
-    def summary_rows(self, result: ProbeResult) -> list[tuple[str, str]]:
-        from robaudit.attacks.text import summary_rows
-
-        return summary_rows(result.metrics)
+        return render.plot(result, out_dir)
 
     def markdown(self, result: ProbeResult, plots: list[Path]) -> str:
-        from robaudit.attacks.text import markdown
+        return render.markdown(result, plots)
 
-        return markdown(result.metrics, plots)
+    def summary_rows(self, result: ProbeResult) -> list[tuple[str, str]]:
+        return render.summary_rows(result)
