@@ -13,6 +13,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from robaudit.devices import resolve_device  # noqa: F401  (callers import it from here too)
+
 
 @dataclass
 class ModelInfo:
@@ -93,17 +95,3 @@ def _per_channel(values: tuple[float, ...], channels: int) -> Tensor:
     if tensor.numel() == 1:
         tensor = tensor.repeat(channels)
     return tensor.view(1, -1, 1, 1)
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' → cuda if available else cpu; 'cpu'; 'cuda' / 'cuda:N' (error if unavailable)."""
-    from robaudit.errors import RobauditError
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RobauditError("--device cuda was asked for but no CUDA device is available; use --device cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise RobauditError(f"unknown device {name!r}; use auto, cpu or cuda[:N]") from None
