@@ -19,10 +19,11 @@ import numpy as np
 import torch
 
 from robaudit.data.base import DatasetInfo, TensorImageSet
-from robaudit.models.wrapper import resolve_device
+from robaudit.devices import resolve_device
 from robaudit.references.distributed import World
-from robaudit.references.setup import TrainSpec, _gen, prepare
+from robaudit.references.setup import TrainSpec, prepare
 from robaudit.references.train import _Run
+from robaudit.seeding import seeded_generator
 
 KINDS = ("baseline", "blur", "pca", "neural", "pixel", "response")
 
@@ -60,7 +61,7 @@ def time_steps(runs: dict[str, _Run], args: argparse.Namespace) -> dict[str, dic
     of the work a step does; on CUDA only the (synchronised) wall time means anything.
     """
     idx = torch.arange(args.batch)
-    aug, pairs = _gen(0, "a"), _gen(0, "p")
+    aug, pairs = seeded_generator(0, "a"), seeded_generator(0, "p")
     device = resolve_device(args.device)
     samples: dict[str, dict[str, list[float]]] = {k: {"wall": [], "cpu": []} for k in runs}
     for round_ in range(args.warmup + args.steps):

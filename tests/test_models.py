@@ -11,8 +11,8 @@ from torch import nn
 
 from robaudit.errors import RobauditError
 from robaudit.models import MODEL_SOURCES, load_model
-from robaudit.models.archs import ARCHITECTURES
-from robaudit.models.local import save_checkpoint
+from robaudit.references.backbones import ArchSpec
+from robaudit.references.checkpoint import build_net, make_checkpoint
 
 META = {"input_size": [3, 8, 8], "num_classes": 4, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25],
         "class_names": ["a", "b", "c", "d"], "name": "tiny"}
@@ -31,9 +31,9 @@ def write_torchscript(tmp: Path) -> str:
 
 def write_checkpoint(tmp: Path) -> str:
     path = tmp / "ckpt.pt"
-    kwargs = {"in_channels": 3, "num_classes": 4, "width": 4}
+    meta = {**META, "arch": ArchSpec("small-cnn", num_classes=4, width=0.25).to_json(), "prefilter": []}
     torch.manual_seed(0)
-    save_checkpoint(path, "small-cnn", kwargs, ARCHITECTURES.get("small-cnn")(**kwargs), META)
+    torch.save(make_checkpoint(build_net(meta), meta), path)
     return f"file:{path}"
 
 
@@ -97,7 +97,7 @@ def test_normalisation_is_folded_inside_the_wrapper(tmp_path: Path) -> None:
 
 
 def test_robustbench_loads_a_checkpoint_from_model_dir(tmp_path: Path) -> None:
-    from robaudit.models.sources import import_robustbench
+    from robaudit.robustbench_import import import_robustbench
 
     import_robustbench()
     from robustbench.model_zoo import model_dicts
@@ -170,3 +170,41 @@ def test_every_source_is_registered_with_a_description() -> None:
 @pytest.mark.network
 def test_torchvision_downloads_default_weights() -> None:
     assert load_model("torchvision:resnet18").info.class_names is not None
+
+
+def write_bare_factory(tmp: Path, body: str = "return Net()", sibling: str = "") -> str:
+    """py: factory returning a bare nn.Module whose class lives in a module beside the file."""
+    module = f"user_net_{abs(hash((str(tmp), body, sibling)))}"  # fresh name: Python caches imports
+    (tmp / f"{module}.py").write_text(
+        "import torch.nn as nn\n"
+        f"{sibling}"
+        "class Net(nn.Sequential):\n"
+        "    def __init__(self):\n"
+        "        super().__init__(nn.Conv2d(3, 5, 3, padding=1), nn.AdaptiveAvgPool2d(1), nn.Flatten())\n"
+    )
+    (tmp / "factory_bare.py").write_text(f"from {module} import Net\ndef make():\n    {body}\n")
+    return f"py:{tmp / 'factory_bare.py'}:make"
+
+
+def test_py_bare_module_takes_its_sizes_from_the_dataset(tmp_path: Path) -> None:
+    model = load_model(write_bare_factory(tmp_path))  # imports user_net.py from the file's folder
+    assert model.info.extra["from_dataset"]
+    model.fill_from_dataset((3, 8, 8), 5)
+    assert model.info.input_size == (3, 8, 8) and model.info.num_classes == 5
+    assert "from_dataset" not in model.info.extra
+    with pytest.raises(RobauditError, match="10 classes"):
+        bare = load_model(write_bare_factory(tmp_path))
+        bare.fill_from_dataset((3, 8, 8), 10)
+
+
+@pytest.mark.parametrize(
+    ("body", "sibling", "message"),
+    [("raise ValueError('no weights here')", "", "make\\(\\) raised ValueError: no weights here"),
+     ("return Net()", "import no_such_package_xyz\n", "factory_bare.py raised ModuleNotFoundError")],
+    ids=["factory-raises", "import-fails"],
+)
+def test_py_factory_errors_are_one_line_naming_file_and_exception(tmp_path: Path, body: str, sibling: str,
+                                                                 message: str) -> None:
+    with pytest.raises(RobauditError, match=message) as info:
+        load_model(write_bare_factory(tmp_path, body, sibling))
+    assert "\n" not in str(info.value) and "Traceback" not in str(info.value)

@@ -12,9 +12,16 @@ import numpy as np
 import pytest
 import torch
 
-from robaudit.references.checkpoint import load_checkpoint
+from robaudit.references.checkpoint import check_format
 
 EPOCHS = 2
+
+
+def load_checkpoint(path: Path) -> dict:
+    """A written checkpoint, read as a user would (weights_only) and format-checked."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    check_format(ckpt)
+    return ckpt
 
 
 def free_port() -> int:

@@ -11,13 +11,21 @@ import torch
 
 from robaudit.data.base import DatasetInfo, TensorImageSet
 from robaudit.errors import RobauditError
-from robaudit.references.checkpoint import build_from_checkpoint, load_checkpoint
-from robaudit.references.recipes import learning_rate, make_recipe
+from robaudit.references.checkpoint import build_from_checkpoint, check_format
+from robaudit.references.kinds import make_recipe
+from robaudit.references.recipes import learning_rate
 from robaudit.references.setup import TrainSpec, prepare
 from robaudit.references.train import train_reference
 from robaudit.references.trainee import augment
 
 TINY = {"epochs": 2, "width": 0.25, "batch_size": 16, "eval_images": 32, "components": 8}
+
+
+def load_checkpoint(path: Path) -> dict:
+    """A written checkpoint, read as a user would (weights_only) and format-checked."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    check_format(ckpt)
+    return ckpt
 
 
 def tiny_set(n: int = 64, size: int = 16, seed: int = 0) -> TensorImageSet:
@@ -101,6 +109,7 @@ def test_kill_and_resume_continues_from_the_last_epoch(tmp_path: Path) -> None:
     epochs_run: list[int] = []
     resumed = train_reference(spec(tmp_path / "b", "pixel"), train=data, on_epoch_end=epochs_run.append)
     assert epochs_run == [1]  # only the second epoch ran again
+    assert not (tmp_path / "b" / "pixel.pt.state").exists()  # removed once the checkpoint is written
     assert [e["epoch"] for e in resumed["meta"]["curve"]] == [1, 2]
     for key, value in whole["state_dict"].items():
         torch.testing.assert_close(resumed["state_dict"][key], value, msg=key)
@@ -108,7 +117,12 @@ def test_kill_and_resume_continues_from_the_last_epoch(tmp_path: Path) -> None:
 
 def test_resume_refuses_a_state_from_other_settings(tmp_path: Path) -> None:
     data = tiny_set()
-    train_reference(spec(tmp_path, "baseline"), train=data)
+
+    def kill(epoch: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_reference(spec(tmp_path, "baseline"), train=data, on_epoch_end=kill)
     with pytest.raises(RobauditError, match="other settings"):
         train_reference(spec(tmp_path, "baseline", overrides={"lr": 0.01}), train=data)
 
@@ -233,8 +247,11 @@ def test_cli_trains_from_an_npz_dataset_and_reports(tmp_path: Path) -> None:
 def test_response_kind_matches_a_predictor_model(tmp_path: Path) -> None:
     data = tiny_set()
     train_reference(spec(tmp_path, "baseline"), train=data)
+    from robaudit.models import load_model
+
     predictor = f"file:{tmp_path / 'baseline.pt'}"
-    ckpt = train_reference(spec(tmp_path, "response", predictor=predictor, layer="block2"), train=data)
+    ckpt = train_reference(spec(tmp_path, "response", predictor=predictor, layer="block2"), train=data,
+                           predictor=load_model(predictor))
     meta = ckpt["meta"]
     assert meta["settings"]["loss"] == "mse" and meta["settings"]["layers"] == ["block2"]
     assert meta["regularizer_fit"]["before"]["loss"] > 0

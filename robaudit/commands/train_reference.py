@@ -1,7 +1,8 @@
 """`robaudit train-reference KIND`: train a baseline, blur, PCA or regularized reference model.
 
 The lead registers it with ``app.command("train-reference")(command)``. All logic lives in
-:mod:`robaudit.references`; this maps flags onto a TrainSpec and recipe overrides.
+:mod:`robaudit.references`; the recipe flags (--epochs, --sigma, …) are generated from the
+Recipe's settings metadata, and ``--set KEY=VALUE`` reaches every recipe setting.
 """
 
 from __future__ import annotations
@@ -11,94 +12,83 @@ from typing import Annotated, Any
 
 import typer
 
+from robaudit import config
+from robaudit.cli_options import given_values, typer_parameters, with_parameters
 from robaudit.errors import RobauditError
+from robaudit.references.kinds import REFERENCE_KINDS
+from robaudit.references.recipes import RECIPES, Recipe
 
 Opt = typer.Option
-KIND_HELP = "baseline | blur | pca | neural | pixel | response"
+RECIPE_INFOS = config.settings_info(Recipe)
+KIND_HELP = " | ".join(REFERENCE_KINDS.names())
+ARCH_HELP = ("auto (small-cnn with the small recipe, else resnet18) | resnet18 | resnet34 (CIFAR-size) | "
+             "small-cnn | timm:NAME | torchvision:NAME")
 
 
-def command(
+def _command(
     kind: Annotated[str, typer.Argument(help=KIND_HELP)],
     dataset: Annotated[str, Opt("--dataset", help="training dataset spec")] = "embedded",
-    arch: Annotated[
-        str, Opt(help="resnet18 | resnet34 (CIFAR-size) | small-cnn | timm:NAME | torchvision:NAME")
-    ] = "resnet18",
-    out: Annotated[Path, Opt("--out", help="checkpoint to write")] = Path("reference.pt"),
-    recipe: Annotated[str, Opt(help="default | paper (published settings)")] = "default",
+    arch: Annotated[str, Opt(help=ARCH_HELP)] = "auto",
+    out: Annotated[Path, Opt("--out", help="checkpoint to write (its resume state sits beside it)")] = Path(
+        "reference.pt"),
+    recipe: Annotated[str, Opt(help=f"{' | '.join(RECIPES)}; auto: small on the embedded set or a CPU "
+                                    "(minutes), else default; paper: the published settings")] = "auto",
     seed: Annotated[int, Opt(help="drives every random choice")] = 0,
     device: Annotated[str, Opt(help="auto | cpu | cuda[:N]")] = "auto",
     data_dir: Annotated[Path | None, Opt(help="folder holding the dataset files")] = None,
-    sigma: Annotated[float | None, Opt(help="blur: Gaussian σ in pixels")] = None,
-    components: Annotated[int | None, Opt(help="pca: number of principal components K")] = None,
-    pca_centre: Annotated[bool | None, Opt("--pca-centre/--pca-no-centre", help="pca: keep the mean image")] = None,
     similarity: Annotated[Path | None, Opt(help="neural: target similarity S.npy (N × N)")] = None,
     responses: Annotated[Path | None, Opt(help="neural/response: R.npy, N × neurons or N × repeats × neurons")] = None,
     reg_images: Annotated[Path | None, Opt(help="the N regularization images X.npy")] = None,
     reg_data: Annotated[str | None, Opt(help="pixel/response: regularization dataset spec")] = None,
     predictor: Annotated[str | None, Opt(help="response: model spec whose outputs are targets")] = None,
-    alpha: Annotated[float | None, Opt(help="regularization strength α")] = None,
-    threshold: Annotated[float | None, Opt(help="pixel: similarity threshold Th")] = None,
     layers: Annotated[str | None, Opt(help="neural/pixel: comma-separated layer names for S_cnn")] = None,
     layer: Annotated[str | None, Opt(help="response: layer the readout reads")] = None,
     loss: Annotated[str, Opt(help="response: poisson | mse")] = "poisson",
-    grey: Annotated[bool | None, Opt("--grey/--rgb", help="train on greyscale images")] = None,
-    width: Annotated[float | None, Opt(help="channel multiplier (resnet18/34, small-cnn)")] = None,
-    pretrained: Annotated[
-        bool | None, Opt("--pretrained/--no-pretrained", help="timm/torchvision: start pretrained")
-    ] = None,
-    epochs: Annotated[int | None, Opt(help="training epochs")] = None,
-    batch_size: Annotated[int | None, Opt(help="classification batch (global)")] = None,
-    lr: Annotated[float | None, Opt(help="peak learning rate")] = None,
     set_: Annotated[list[str] | None, Opt("--set", help="any recipe setting, KEY=VALUE (repeatable)")] = None,
     resume: Annotated[bool, Opt("--resume/--no-resume", help="continue a killed run")] = True,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="no progress bars")] = False,
+    **recipe_flags: Any,
 ) -> None:
-    """Train a reference model (spec §4–6) and write a checkpoint `robaudit score` can load."""
-    from robaudit.references.recipes import parse_sets
+    """Train a reference model (docs/train_reference.md) and write a checkpoint `robaudit score` can load."""
     from robaudit.references.setup import TrainSpec
     from robaudit.references.train import train_reference
 
-    given: dict[str, Any] = {
-        "sigma": sigma,
-        "components": components,
-        "pca_centre": pca_centre,
-        "alpha": alpha,
-        "threshold": threshold,
-        "grey": grey,
-        "width": width,
-        "pretrained": pretrained,
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "lr": lr,
-    }
-    overrides = {k: v for k, v in given.items() if v is not None}
-    for key, value in parse_sets(set_ or []).items():
+    overrides = recipe_overrides(recipe_flags, set_ or [])
+    spec = TrainSpec(
+        kind=kind, dataset=dataset, arch=arch, out=out, recipe=recipe, overrides=overrides, seed=seed,
+        device=device, data_dir=data_dir, similarity=similarity, responses=responses, reg_images=reg_images,
+        reg_data=reg_data, predictor=predictor,
+        layers=[s.strip() for s in layers.split(",") if s.strip()] if layers else None,
+        layer=layer, loss=loss, resume=resume, quiet=quiet,
+    )
+    REFERENCE_KINDS.get(kind)  # an unknown kind fails before any model is loaded
+    ckpt = train_reference(spec, predictor=_load_predictor(predictor, device))
+    _summary(ckpt["meta"])
+
+
+command = with_parameters(_command, typer_parameters(RECIPE_INFOS))
+
+
+def recipe_overrides(flags: dict[str, Any], sets: list[str]) -> dict[str, Any]:
+    """Given recipe flags plus ``--set`` items, checked against the Recipe's settings (an unknown
+    key is an error naming the valid ones; a key given twice is an error)."""
+    from robaudit.references.recipes import parse_sets
+
+    overrides = given_values(RECIPE_INFOS, flags)
+    for key, value in parse_sets(sets).items():
         if key in overrides:
             raise RobauditError(f"--set {key}=… repeats the --{key.replace('_', '-')} flag")
         overrides[key] = value
-    spec = TrainSpec(
-        kind=kind,
-        dataset=dataset,
-        arch=arch,
-        out=out,
-        recipe=recipe,
-        overrides=overrides,
-        seed=seed,
-        device=device,
-        data_dir=data_dir,
-        similarity=similarity,
-        responses=responses,
-        reg_images=reg_images,
-        reg_data=reg_data,
-        predictor=predictor,
-        layers=[s.strip() for s in layers.split(",") if s.strip()] if layers else None,
-        layer=layer,
-        loss=loss,
-        resume=resume,
-        quiet=quiet,
-    )
-    ckpt = train_reference(spec)
-    _summary(ckpt["meta"])
+    config.build_settings(Recipe, overrides, "train-reference recipe")
+    return overrides
+
+
+def _load_predictor(spec: str | None, device: str) -> Any:
+    if spec is None:
+        return None
+    from robaudit.models import load_model
+
+    return load_model(spec, device=device)
 
 
 def _summary(meta: dict[str, Any]) -> None:

@@ -16,8 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from robaudit import spectral
-
-GREY_WEIGHTS = (0.299, 0.587, 0.114)  # OpenCV COLOR_RGB2GRAY (ITU-R BT.601)
+from robaudit.colour import to_grey  # noqa: F401  (the corruptions call _ops.to_grey)
 
 
 def quantise(x: Tensor, mode: str = "floor") -> Tensor:
@@ -26,14 +25,6 @@ def quantise(x: Tensor, mode: str = "floor") -> Tensor:
     y = x.clamp(0.0, 1.0) * 255.0
     y = torch.floor(y + 1e-3) if mode == "floor" else torch.round(y)
     return y.div_(255.0)
-
-
-def to_grey(x: Tensor) -> Tensor:
-    """(N, 3, H, W) RGB → (N, 1, H, W) luma with OpenCV's weights; C = 1 passes through."""
-    if x.shape[1] == 1:
-        return x
-    w = torch.tensor(GREY_WEIGHTS, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    return (x * w).sum(dim=1, keepdim=True)
 
 
 def gauss_taps(sigma: float, truncate: float) -> Tensor:

@@ -261,7 +261,7 @@ def fetch_cifar_c(name: str, data_dir: str | Path) -> Path:
     root = Path(data_dir).expanduser()
     target = root / name
     if not (target / "labels.npy").exists():
-        from robaudit.models.sources import import_robustbench
+        from robaudit.robustbench_import import import_robustbench
 
         import_robustbench()
         from robustbench.zenodo_download import zenodo_download

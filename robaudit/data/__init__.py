@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from robaudit.data.base import DatasetInfo, ImageSet, TensorImageSet
+from robaudit.data.base import DatasetInfo, ImageSet, ModelInput, TensorImageSet
 from robaudit.data.sources import DATASETS, DataOptions
 from robaudit.errors import RobauditError
-from robaudit.models.wrapper import ModelInfo
 
 DEFAULT_DATASET = "embedded"
 
@@ -18,7 +17,7 @@ def load_dataset(
     split: str = "test",
     data_dir: str | Path | None = None,
     download: bool = False,
-    model_info: ModelInfo | None = None,
+    model_info: ModelInput | None = None,
 ) -> ImageSet:
     """Load ``NAME`` or ``NAME:ARG`` (folder:PATH, npz:PATH) from the dataset registry."""
     name, _, arg = spec.partition(":")
@@ -31,7 +30,7 @@ def load_dataset(
     return dataset
 
 
-def check_compatible(model: ModelInfo, data: DatasetInfo) -> None:
+def check_compatible(model: ModelInput, data: DatasetInfo) -> None:
     """Raise before any work starts if the model's label space or input size does not fit."""
     if model.num_classes != data.num_classes:
         raise RobauditError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -31,6 +31,16 @@ class DatasetInfo:
         data = asdict(self)
         data["image_size"] = list(self.image_size)
         return data
+
+
+class ModelInput(Protocol):
+    """What a dataset needs to know about the model it feeds (robaudit.models.ModelInfo has it):
+    the input size (C, H, W) to resize and crop to, the crop fraction, and names for messages."""
+
+    spec: str
+    input_size: tuple[int, int, int]
+    num_classes: int
+    crop_pct: float
 
 
 class ImageSet(ABC):

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from robaudit.data.base import DatasetInfo, ImageSet, TensorImageSet, array_sha256
+from robaudit.data.base import DatasetInfo, ImageSet, ModelInput, TensorImageSet, array_sha256
+from robaudit.data.embedded import load_photo_patches
 from robaudit.errors import RobauditError
-from robaudit.models.wrapper import ModelInfo
 from robaudit.registry import Registry
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp", ".tif", ".tiff"}
@@ -35,7 +35,7 @@ class DataOptions:
     split: str = "test"
     data_dir: Path | None = None
     download: bool = False
-    model_info: ModelInfo | None = None
+    model_info: ModelInput | None = None
 
 
 class DatasetSource(ABC):
@@ -173,8 +173,6 @@ class EmbeddedDataset(DatasetSource):
     name, description = "embedded", "32x32 tiles of scikit-image's bundled photographs (10 classes)"
 
     def load(self, arg: str, options: DataOptions) -> ImageSet:
-        from robaudit.embedded import load_photo_patches
-
         if options.split not in ("train", "test"):
             raise RobauditError(f"embedded has splits train and test, not {options.split!r}")
         return load_photo_patches(options.split)

@@ -52,7 +52,7 @@ def load_model(
     prefix, name = parse_spec(spec)
     target = device if isinstance(device, torch.device) else resolve_device(device)
     options = LoadOptions(
-        weights=Path(weights) if weights and Path(str(weights)).suffix else (Path(weights) if weights else None),
+        weights=Path(weights) if weights else None,
         model_dir=Path(model_dir) if model_dir else None,
         device=target,
     )

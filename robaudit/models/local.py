@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -15,13 +16,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from robaudit.errors import RobauditError
-from robaudit.models.archs import ARCHITECTURES
+from robaudit.errors import RobauditError, describe_exception
 from robaudit.models.base import MODEL_SOURCES, LoadOptions, ModelSource
 from robaudit.models.wrapper import ModelInfo
-
-CHECKPOINT_FORMAT = "robaudit-model"
-REFERENCE_FORMAT = "robaudit-reference"
+from robaudit.references.checkpoint import FORMAT, build_from_checkpoint
 
 
 def info_from_meta(spec: str, source: str, meta: dict[str, Any]) -> ModelInfo:
@@ -43,27 +41,10 @@ def info_from_meta(spec: str, source: str, meta: dict[str, Any]) -> ModelInfo:
     )
 
 
-def save_checkpoint(path: Path, arch: str, arch_kwargs: dict[str, Any], net: nn.Module, meta: dict[str, Any]) -> None:
-    """Save a robaudit-model checkpoint (readable with torch.load(weights_only=True))."""
-    payload = {
-        "format": CHECKPOINT_FORMAT, "format_version": 1, "arch": arch, "arch_kwargs": arch_kwargs,
-        "state_dict": net.state_dict(), "meta": meta,
-    }
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
-
-
 def build_from_payload(payload: dict[str, Any], spec: str) -> tuple[nn.Module, ModelInfo]:
-    """Rebuild a network from a robaudit checkpoint dict (either robaudit format)."""
-    if payload.get("format") == REFERENCE_FORMAT:
-        from robaudit.references.checkpoint import build_from_checkpoint
-
-        net, meta = build_from_checkpoint(payload)
-        return net, info_from_meta(spec, "file", meta)
-    net = ARCHITECTURES.get(payload["arch"])(**payload.get("arch_kwargs", {}))
-    net.load_state_dict(payload["state_dict"])
-    return net, info_from_meta(spec, "file", payload["meta"])
+    """Rebuild a network from a loaded robaudit reference checkpoint dict."""
+    net, meta = build_from_checkpoint(payload)
+    return net, info_from_meta(spec, "file", meta)
 
 
 @MODEL_SOURCES.register("file")
@@ -87,7 +68,7 @@ class FileSource(ModelSource):
                 f"cannot read checkpoint {path}: {str(exc).splitlines()[0][:160]}; "
                 "file: takes a TorchScript archive or a robaudit checkpoint"
             ) from None
-        if not isinstance(payload, dict) or payload.get("format") not in (CHECKPOINT_FORMAT, REFERENCE_FORMAT):
+        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
             raise RobauditError(
                 f"{path} is not a robaudit checkpoint (a bare state dict has no architecture); "
                 "use torchvision:NAME or timm:NAME with --weights PATH, or py:FILE.py:FACTORY"
@@ -121,7 +102,9 @@ def _load_torchscript(path: Path, spec: str) -> tuple[nn.Module, ModelInfo]:
 class PythonSource(ModelSource):
     """``py:FILE.py:FUNC`` or ``py:package.module:FUNC``: FUNC() returns an nn.Module, or a dict
     {"model": module, "input_size": [C, H, W], "num_classes": K, "mean", "std", "class_names"}.
-    This runs the user's code by design."""
+    A bare module without input_size/num_classes takes them from the dataset: ModelInfo then has
+    ``extra["from_dataset"] = True`` and input_size (0, 0, 0), num_classes 0 until
+    :meth:`AuditedModel.fill_from_dataset` sets them. This runs the user's code by design."""
 
     prefix = "py"
     description = "a Python factory function (runs your code)"
@@ -130,33 +113,51 @@ class PythonSource(ModelSource):
         target, sep, func_name = name.rpartition(":")
         if not sep or not target:
             raise RobauditError(f"py:{name} must be py:FILE.py:FUNC or py:package.module:FUNC")
-        factory = getattr(_import_target(target), func_name, None)
+        module = _import_target(target)
+        factory = getattr(module, func_name, None)
         if not callable(factory):
             raise RobauditError(f"{target} has no function {func_name!r}")
-        made = factory()
+        try:
+            made = factory()
+        except Exception as exc:  # the user's code: any exception becomes one line naming it
+            raise RobauditError(f"py:{name}: {func_name}() raised {describe_exception(exc)}") from None
         meta = dict(made) if isinstance(made, dict) else dict(getattr(made, "robaudit_meta", {}))
         net = made["model"] if isinstance(made, dict) else made
         if not isinstance(net, nn.Module):
             raise RobauditError(f"py:{name} returned {type(net).__name__}, not a torch.nn.Module")
         if "num_classes" not in meta or "input_size" not in meta:
-            raise RobauditError(
-                f"py:{name} must also give input_size and num_classes "
-                "(return a dict with 'model', 'input_size', 'num_classes')"
-            )
+            meta.update(input_size=[0, 0, 0], num_classes=0)
+            info = info_from_meta(f"py:{name}", "py", meta)
+            info.extra["from_dataset"] = True
+            return net, info
         return net, info_from_meta(f"py:{name}", "py", meta)
 
 
 def _import_target(target: str) -> Any:
     if target.endswith(".py"):
-        path = Path(target).expanduser()
-        if not path.is_file():
-            raise RobauditError(f"Python file {path} does not exist")
-        spec = importlib.util.spec_from_file_location(f"robaudit_user_{path.stem}", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
+        return _import_file(Path(target).expanduser())
     try:
         return importlib.import_module(target)
     except ImportError as exc:
         raise RobauditError(f"cannot import {target}: {exc}") from None
+    except Exception as exc:  # the user's module raised while importing
+        raise RobauditError(f"importing {target} raised {describe_exception(exc)}") from None
+
+
+def _import_file(path: Path) -> Any:
+    """Import a factory file with its own folder on sys.path (so it can import modules beside it)."""
+    if not path.is_file():
+        raise RobauditError(f"Python file {path} does not exist")
+    spec = importlib.util.spec_from_file_location(f"robaudit_user_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    folder = str(path.resolve().parent)
+    sys.path.insert(0, folder)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # SyntaxError, ImportError, anything the user's file raises
+        raise RobauditError(f"importing {path} raised {describe_exception(exc)}") from None
+    finally:
+        if folder in sys.path:
+            sys.path.remove(folder)
+    return module

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
-from typing import Any
 
 from torch import nn
 
@@ -20,6 +18,7 @@ from robaudit.models.base import (
 )
 from robaudit.models.wrapper import ModelInfo
 from robaudit.registry import suggest
+from robaudit.robustbench_import import import_robustbench
 
 
 def _unknown(kind: str, name: str, choices: list[str], how: str) -> RobauditError:
@@ -121,21 +120,6 @@ class TimmSource(ModelSource):
 
 ROBUSTBENCH_SIZES = {"cifar10": (3, 32, 32), "cifar100": (3, 32, 32), "imagenet": (3, 224, 224)}
 ROBUSTBENCH_CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet": 1000}
-
-
-def import_robustbench() -> Any:
-    """Import robustbench, aliasing its ``autoattack`` import to PyPI's ``pyautoattack``."""
-    try:
-        import pyautoattack
-        import pyautoattack.state
-
-        sys.modules.setdefault("autoattack", pyautoattack)
-        sys.modules.setdefault("autoattack.state", pyautoattack.state)
-    except ImportError:
-        pass
-    import robustbench.utils
-
-    return robustbench
 
 
 @MODEL_SOURCES.register("robustbench")

@@ -13,6 +13,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from robaudit.devices import resolve_device  # noqa: F401  (callers import it from here too)
+from robaudit.errors import RobauditError, describe_exception
+
 
 @dataclass
 class ModelInfo:
@@ -87,23 +90,29 @@ class AuditedModel(nn.Module):
     def device(self) -> torch.device:
         return self.mean.device
 
+    def fill_from_dataset(self, image_size: tuple[int, int, int], num_classes: int) -> None:
+        """Set the input size and class count of a model that did not declare them (a bare ``py:``
+        module: ``info.extra["from_dataset"]``) from the dataset, after checking that the model maps
+        one (1, C, H, W) image to ``num_classes`` logits. A no-op for models that declared them."""
+        if not self.info.extra.get("from_dataset"):
+            return
+        self.info.input_size, self.info.num_classes = tuple(image_size), int(num_classes)  # type: ignore[assignment]
+        self.mean = _per_channel(self.info.mean, image_size[0]).to(self.device)
+        self.std = _per_channel(self.info.std, image_size[0]).to(self.device)
+        try:
+            with torch.no_grad():
+                out = self(torch.zeros(1, *image_size, device=self.device))
+        except Exception as exc:  # the user's network on the dataset's image size
+            raise RobauditError(f"{self.info.spec} fails on {tuple(image_size)} images: "
+                                f"{describe_exception(exc)}") from None
+        if out.ndim != 2 or out.shape[1] != num_classes:
+            raise RobauditError(f"{self.info.spec} gives outputs of shape {tuple(out.shape)} for one image but "
+                                f"the dataset has {num_classes} classes; it must return (N, {num_classes}) logits")
+        self.info.extra.pop("from_dataset")
+
 
 def _per_channel(values: tuple[float, ...], channels: int) -> Tensor:
     tensor = torch.tensor(values, dtype=torch.float32)
     if tensor.numel() == 1:
         tensor = tensor.repeat(channels)
     return tensor.view(1, -1, 1, 1)
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' → cuda if available else cpu; 'cpu'; 'cuda' / 'cuda:N' (error if unavailable)."""
-    from robaudit.errors import RobauditError
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RobauditError("--device cuda was asked for but no CUDA device is available; use --device cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise RobauditError(f"unknown device {name!r}; use auto, cpu or cuda[:N]") from None

@@ -7,6 +7,7 @@ He et al. 2016 / torchvision's BasicBlock. Everything else comes from torchvisio
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from robaudit.errors import RobauditError
+from robaudit.registry import Registry
 
 CIFAR_DEPTHS = {"resnet18": (2, 2, 2, 2), "resnet34": (3, 4, 6, 3)}
 POOL_NAMES = ("pool", "avgpool", "global_pool", "head.global_pool")
@@ -85,9 +87,12 @@ class CifarResNet(nn.Module):
 
 
 class SmallCNN(nn.Module):
-    """Three conv-BN-ReLU-maxpool blocks (32·w, 64·w, 128·w channels) and a linear head.
+    """The small CNN: normalised (N, C, 32, 32) → logits (N, classes), ≈0.14 M parameters at width 1.
 
-    Fast enough on 2 CPU cores for demos and tests. Feature taps: block1..block3, pool.
+    Two 3×3 conv-BN-ReLU layers then a 2× max-pool (block1, 32·w channels), the same again
+    (block2, 64·w), one more conv (block3, 128·w), global average pooling (pool) and a linear head.
+    The embedded default model is this network at width 0.5; fast enough on 2 CPU cores for
+    demos, tests and CPU reference training. Feature taps: block1..block3, pool.
     """
 
     feature_layers = ("block1", "block2", "block3")
@@ -96,15 +101,12 @@ class SmallCNN(nn.Module):
         super().__init__()
         c1, c2, c3 = (max(4, round(c * width)) for c in (32, 64, 128))
 
-        def block(c_in: int, c_out: int) -> nn.Sequential:
-            return nn.Sequential(
-                nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False),
-                nn.BatchNorm2d(c_out),
-                nn.ReLU(inplace=True),
-                nn.MaxPool2d(2),
-            )
+        def conv(c_in: int, c_out: int) -> list[nn.Module]:
+            return [nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
 
-        self.block1, self.block2, self.block3 = block(in_chans, c1), block(c1, c2), block(c2, c3)
+        self.block1 = nn.Sequential(*conv(in_chans, c1), *conv(c1, c1), nn.MaxPool2d(2))
+        self.block2 = nn.Sequential(*conv(c1, c2), *conv(c2, c2), nn.MaxPool2d(2))
+        self.block3 = nn.Sequential(*conv(c2, c3))
         self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.fc = nn.Linear(c3, num_classes)
 
@@ -112,23 +114,29 @@ class SmallCNN(nn.Module):
         return self.fc(self.pool(self.block3(self.block2(self.block1(x)))))
 
 
+# Architectures robaudit builds itself, by --arch name; prefixed names (timm:, torchvision:) come
+# from BACKBONE_LIBRARIES.
+ARCHITECTURES: Registry[Callable[[ArchSpec], nn.Module]] = Registry("--arch")
+BACKBONE_LIBRARIES: Registry[Callable[[str, ArchSpec], nn.Module]] = Registry("--arch library")
+
+ARCHITECTURES.register("resnet18")(lambda s: CifarResNet(CIFAR_DEPTHS["resnet18"], s.num_classes, s.in_chans, s.width))
+ARCHITECTURES.register("resnet34")(lambda s: CifarResNet(CIFAR_DEPTHS["resnet34"], s.num_classes, s.in_chans, s.width))
+ARCHITECTURES.register("small-cnn")(lambda s: SmallCNN(s.num_classes, s.in_chans, s.width))
+
+
 def build_backbone(spec: ArchSpec) -> nn.Module:
     """Build the backbone named by spec.arch (weights from pretraining only when asked)."""
-    arch = spec.arch
-    if arch in CIFAR_DEPTHS:
-        return CifarResNet(CIFAR_DEPTHS[arch], spec.num_classes, spec.in_chans, spec.width)
-    if arch == "small-cnn":
-        return SmallCNN(spec.num_classes, spec.in_chans, spec.width)
-    prefix, _, name = arch.partition(":")
-    if prefix == "timm" and name:
-        return _timm(name, spec)
-    if prefix == "torchvision" and name:
-        return _torchvision(name, spec)
-    raise RobauditError(
-        f"unknown --arch {arch!r}; use resnet18, resnet34 (CIFAR-size), small-cnn, timm:NAME or torchvision:NAME"
-    )
+    prefix, sep, name = spec.arch.partition(":")
+    if sep and name and prefix in BACKBONE_LIBRARIES:
+        return BACKBONE_LIBRARIES.get(prefix)(name, spec)
+    try:
+        return ARCHITECTURES.get(spec.arch)(spec)
+    except RobauditError as exc:
+        libraries = ", ".join(f"{p}:NAME" for p in BACKBONE_LIBRARIES.names())
+        raise RobauditError(f"{exc} Or a library model: {libraries}.") from None
 
 
+@BACKBONE_LIBRARIES.register("timm")
 def _timm(name: str, spec: ArchSpec) -> nn.Module:
     import timm
 
@@ -145,6 +153,7 @@ def _timm(name: str, spec: ArchSpec) -> nn.Module:
         ) from None
 
 
+@BACKBONE_LIBRARIES.register("torchvision")
 def _torchvision(name: str, spec: ArchSpec) -> nn.Module:
     import torchvision
 

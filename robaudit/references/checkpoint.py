@@ -8,31 +8,20 @@ fixed pre-filter layers (greyscale, blur, PCA) ahead of the backbone.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from robaudit.atomic import atomic_write_with
 from robaudit.errors import RobauditError
 from robaudit.references.backbones import ArchSpec, build_backbone
-from robaudit.references.layers import GaussianBlur, Greyscale, PCAProjection
+from robaudit.references.layers import build_prefilter
 
 FORMAT = "robaudit-reference"
 FORMAT_VERSION = 1
 META_KEYS = ("mean", "std", "input_size", "num_classes", "class_names", "name")
-
-
-class RepeatChannels(nn.Module):
-    """(N, 1, H, W) → (N, channels, H, W): feeds a grey image to an RGB backbone."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.channels = channels
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.expand(-1, self.channels, -1, -1)
 
 
 class ReferenceNet(nn.Module):
@@ -44,26 +33,6 @@ class ReferenceNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.backbone(self.pre(x))
-
-
-def build_prefilter(layers: list[dict[str, Any]]) -> nn.Sequential:
-    """Rebuild the fixed layers from their descriptions (PCA buffers are zeros until loaded)."""
-    pre = nn.Sequential()
-    for spec in layers:
-        kind = spec["type"]
-        if kind == "grey":
-            pre.add_module("grey", Greyscale())
-        elif kind == "repeat":
-            pre.add_module("repeat", RepeatChannels(int(spec["channels"])))
-        elif kind == "blur":
-            pre.add_module("blur", GaussianBlur(int(spec["channels"]), float(spec["sigma"])))
-        elif kind == "pca":
-            k, d = int(spec["components"]), int(spec["dim"])
-            pca = PCAProjection(torch.zeros(d), torch.zeros(k, d), bool(spec["centre"]))
-            pre.add_module("pca", pca)
-        else:
-            raise RobauditError(f"checkpoint names an unknown pre-filter layer {kind!r}")
-    return pre
 
 
 def build_net(meta: dict[str, Any]) -> ReferenceNet:
@@ -98,19 +67,6 @@ def check_format(ckpt: Any) -> None:
         raise RobauditError(f"checkpoint lacks {missing or ['state_dict']}; it is truncated or foreign")
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a checkpoint file safely (weights_only=True) and check its format."""
-    path = Path(path)
-    if not path.is_file():
-        raise RobauditError(f"checkpoint {path} does not exist")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for torn or foreign files
-        raise RobauditError(f"cannot read checkpoint {path}: {str(exc).splitlines()[0][:160]}") from None
-    check_format(ckpt)
-    return ckpt
-
-
 def make_checkpoint(net: nn.Module, meta: dict[str, Any]) -> dict[str, Any]:
     """Package weights and JSON-safe metadata (tuples become lists; others rejected)."""
     state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
@@ -137,9 +93,6 @@ def _fallback(value: Any) -> Any:
     return str(value)  # anything else is recorded by its text, never pickled
 
 
-def atomic_save(obj: Any, path: Path) -> None:
-    """torch.save to a temporary file, then rename: a kill never leaves a torn file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+def save_torch(obj: Any, path: Path) -> None:
+    """torch.save through the one atomic writer: a kill never leaves a torn file."""
+    atomic_write_with(path, lambda handle: torch.save(obj, handle))

@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-from robaudit.models.wrapper import resolve_device
+from robaudit.devices import resolve_device
 
 
 @dataclass

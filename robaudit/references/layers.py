@@ -10,19 +10,18 @@ basis is fitted on normalised training images, so it is the PCA of what the laye
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from robaudit import spectral
+from robaudit.colour import GREY_WEIGHTS, to_grey
 from robaudit.errors import RobauditError
+from robaudit.registry import Registry
 
-LUMA = (
-    0.299,
-    0.587,
-    0.114,
-)  # ITU-R 601 weights, as torchvision.transforms.functional.rgb_to_grayscale
 PCA_MAX_DIM = 16384  # C·H·W; the D×D float64 covariance then takes 2 GiB
 
 
@@ -33,16 +32,14 @@ class Greyscale(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.register_buffer("weight", torch.tensor(LUMA).view(1, 3, 1, 1))
+        self.register_buffer("weight", torch.tensor(GREY_WEIGHTS).view(1, 3, 1, 1))  # kept for old checkpoints
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.shape[1] == 1:
-            return x
-        return (x * self.weight.to(x.dtype)).sum(dim=1, keepdim=True)
+        return to_grey(x)
 
 
 class GaussianBlur(nn.Module):
-    """Fixed depthwise Gaussian filter (spec §4): half-width ceil(2.5σ), sums to 1, circular pad.
+    """Fixed depthwise Gaussian filter: half-width ceil(2.5σ), sums to 1, circular padding.
 
     Input and output (N, C, H, W); σ in pixels. No bias, no trainable parameters; gradients
     flow to the input so attacks work through it.
@@ -130,3 +127,33 @@ def fit_pca(images: Tensor, k: int, centre: bool = True, max_dim: int = PCA_MAX_
     _, vectors = torch.linalg.eigh(cov)  # ascending eigenvalues
     components = vectors[:, -k:].flip(1).T.contiguous()  # (k, D), largest first
     return PCAProjection(mean.float(), components.float(), centre=centre)
+
+
+class RepeatChannels(nn.Module):
+    """(N, 1, H, W) → (N, channels, H, W): feeds a grey image to an RGB backbone."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.channels = channels
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.expand(-1, self.channels, -1, -1)
+
+
+# Fixed input layers by the "type" of their description in a checkpoint's meta["prefilter"];
+# each builder takes the description dict. PCA buffers are zeros until the state dict is loaded.
+PREFILTER_LAYERS: Registry[Callable[[dict[str, Any]], nn.Module]] = Registry("pre-filter layer")
+PREFILTER_LAYERS.register("grey")(lambda d: Greyscale())
+PREFILTER_LAYERS.register("repeat")(lambda d: RepeatChannels(int(d["channels"])))
+PREFILTER_LAYERS.register("blur")(lambda d: GaussianBlur(int(d["channels"]), float(d["sigma"])))
+PREFILTER_LAYERS.register("pca")(lambda d: PCAProjection(
+    torch.zeros(int(d["dim"])), torch.zeros(int(d["components"]), int(d["dim"])), bool(d["centre"])))
+
+
+def build_prefilter(layers: list[dict[str, Any]]) -> nn.Sequential:
+    """The fixed layers from their descriptions, each named by its type (e.g. pre.blur)."""
+    pre = nn.Sequential()
+    for description in layers:
+        kind = str(description["type"])
+        pre.add_module(kind, PREFILTER_LAYERS.get(kind)(description))
+    return pre

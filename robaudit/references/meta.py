@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import platform
 import time
 from dataclasses import asdict
 from typing import Any
 
-import numpy as np
 import torch
 
 from robaudit.references.distributed import World
-from robaudit.references.setup import Prepared, TrainSpec
-from robaudit.references.similarity import LayerSimilarity
-
-
-def versions() -> dict[str, str]:
-    """Versions of the libraries that shape the weights."""
-    out = {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__}
-    for name in ("torchvision", "timm", "robaudit"):
-        try:
-            module = __import__(name)
-            out[name] = str(getattr(module, "__version__", "unknown"))
-        except ImportError:
-            out[name] = "missing"
-    return out
+from robaudit.references.spec import Prepared, TrainSpec
+from robaudit.versions import package_versions
 
 
 def build_meta(
@@ -40,7 +26,7 @@ def build_meta(
     info = prep.train.info
     c, h, w = info.image_size
     meta: dict[str, Any] = {
-        "name": f"{spec.kind}-{spec.arch}-{info.name}",
+        "name": f"{spec.kind}-{prep.arch.arch}-{info.name}",
         "mean": prep.mean,
         "std": prep.std,
         "input_size": [c, h, w],
@@ -52,21 +38,20 @@ def build_meta(
         "normalised_input": True,
         "grey": prep.recipe.grey,
         "dataset": {"spec": spec.dataset, **info.to_json()},
-        "recipe_name": spec.recipe,
+        "recipe_name": prep.recipe_name,
         "recipe": prep.recipe.to_json(),
         "overrides": {k: str(v) for k, v in spec.overrides.items()},
         "settings": {**prep.settings, "layers": prep.layers, **_inputs(spec)},
         "curve": curve,
         "seed": spec.seed,
-        "versions": versions(),
+        "versions": package_versions(),
         "device": str(device),
         "world_size": world.size,
         "train_seconds": seconds,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    if isinstance(prep.head, LayerSimilarity):
-        gammas = prep.head.gamma.detach().cpu().tolist()
-        meta["gamma"] = dict(zip(prep.layers, gammas, strict=True))
+    if prep.regularizer is not None:
+        meta.update(prep.regularizer.record())
     if fit_before is not None:
         meta["regularizer_fit"] = {
             "before": fit_before,

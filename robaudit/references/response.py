@@ -1,4 +1,4 @@
-"""Response / predictor regularization (spec §6): a readout from one layer predicts targets.
+"""Response / predictor regularization (docs/train_reference.md): a readout from one layer predicts targets.
 
 Targets are recorded responses of the regularization images (Poisson loss for spike counts,
 MSE for fMRI) or the outputs of a user-given predictor model run on those images.
@@ -66,16 +66,15 @@ def prepare_responses(responses: np.ndarray, n_images: int, loss: str) -> Tensor
 
 
 @torch.no_grad()
-def predictor_targets(spec: str, images: Tensor, device: torch.device, batch: int = 256) -> Tensor:
-    """Run a model source (any `robaudit` model spec) on images (N, C, H, W) in [0, 1] → (N, A).
+def predictor_targets(model: nn.Module, images: Tensor, batch: int = 256) -> Tensor:
+    """Run a predictor (an AuditedModel: [0, 1] input, ``.info.input_size``) on images
+    (N, C, H, W) in [0, 1] → its outputs (N, A), on the CPU.
 
-    Images are resized (bilinear, antialiased) to the predictor's input size and repeated to 3
-    channels when it expects RGB.
+    Images are resized (bilinear, antialiased) to the predictor's input size and brought to its
+    channel count (mean over channels, repeated) when they differ.
     """
-    from robaudit.models import load_model  # the lead's loader; imported lazily
-
-    model = load_model(spec, device=device)
     c, h, w = model.info.input_size
+    device = next(iter(model.buffers()), torch.zeros(())).device
     outputs = []
     for chunk in images.split(batch):
         x = chunk.to(device)

@@ -1,4 +1,4 @@
-"""Similarity regularization (spec §5): S_cnn with learned layer weights, targets and the loss.
+"""Similarity regularization (docs/train_reference.md): S_cnn with learned layer weights, targets and the loss.
 
 Targets are served per pair, never as a full N × N matrix unless one was given: a neural target
 from responses and the pixel target are both Gram matrices of unit vectors, S = E Eᵀ, so keeping
@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from robaudit.colour import to_grey
 from robaudit.errors import RobauditError
-from robaudit.references.layers import LUMA
 
 CLAMP = 1.0 - 1e-5
 
@@ -25,7 +25,7 @@ def similarity_loss(s_cnn: Tensor, s_target: Tensor, clamp: float = CLAMP) -> Te
 
 
 class LayerSimilarity(nn.Module):
-    """S_cnn(i, j) = Σ_k γ_k s_k(i, j), γ = softmax(logits), logits start equal (spec §5).
+    """S_cnn(i, j) = Σ_k γ_k s_k(i, j), γ = softmax(logits), logits start equal.
 
     s_k is the cosine similarity of layer-k features centred by a running mean (momentum 0.9,
     updated in training mode from each batch, no gradient; the first batch initialises it).
@@ -128,7 +128,7 @@ def unit_rows(x: Tensor) -> Tensor:
 def pixel_embedding(images: Tensor) -> Tensor:
     """Images (N, C, H, W) in [0, 1] → greyscale, flattened, mean-image centred, unit rows."""
     if images.shape[1] == 3:
-        grey = torch.einsum("nchw,c->nhw", images.double(), torch.tensor(LUMA, dtype=torch.float64))
+        grey = to_grey(images.double())[:, 0]
     elif images.shape[1] == 1:
         grey = images[:, 0].double()
     else:
@@ -156,7 +156,7 @@ def snr_weights(responses: np.ndarray) -> np.ndarray:
 def neural_embedding(responses: np.ndarray) -> tuple[Tensor, np.ndarray | None]:
     """Responses (N, A) or (N, T, A) → unit vectors e (N, A) with S = e eᵀ, and SNR weights.
 
-    With repeats, ρ is the trial mean and r = w · ρ (spec §5); without, r = ρ.
+    With repeats, ρ is the trial mean and r = w · ρ; without, r = ρ.
     """
     weights = None
     if responses.ndim == 3:

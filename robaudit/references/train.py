@@ -20,26 +20,18 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from robaudit.data.base import ImageSet
 from robaudit.errors import RobauditError
 from robaudit.references import distributed as ddp
-from robaudit.references.checkpoint import atomic_save, make_checkpoint
+from robaudit.references.checkpoint import make_checkpoint, save_torch
 from robaudit.references.meta import build_meta, gamma_report
 from robaudit.references.progress import EpochProgress
 from robaudit.references.recipes import learning_rate
-from robaudit.references.setup import Prepared, TrainSpec, _gen, load_data, prepare
-from robaudit.references.similarity import LayerSimilarity
-from robaudit.references.trainee import (
-    Trainee,
-    accuracy,
-    augment,
-    jitter,
-    regularizer_fit,
-    regularizer_loss,
-    sample_pairs,
-)
+from robaudit.references.setup import Prepared, TrainSpec, load_data, prepare
+from robaudit.references.trainee import Trainee, accuracy, augment, contrast, jitter, regularizer_fit, rotate90
+from robaudit.seeding import seeded_generator
 
 FIT_PAIRS = 256  # fixed pairs/images on which the regularizer's fit is reported each epoch
 
@@ -50,19 +42,22 @@ def train_reference(
     train: ImageSet | None = None,
     test: ImageSet | None = None,
     reg_set: ImageSet | None = None,
+    predictor: nn.Module | None = None,
     on_epoch_end: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Train one reference model and write its checkpoint to spec.out; return the checkpoint.
 
-    ``train``/``test``/``reg_set`` replace loading spec.dataset / spec.reg_data (tests, API use).
-    ``on_epoch_end(epoch)`` is called after each epoch's state is saved.
+    ``train``/``test``/``reg_set`` replace loading spec.dataset / spec.reg_data (tests, API use);
+    ``predictor`` is the loaded ``spec.predictor`` model (robaudit.load_model) for the response kind.
+    ``on_epoch_end(epoch)`` is called after each epoch's state is saved. The resume state
+    ``<out>.state`` is removed once the checkpoint is written.
     """
     world = ddp.setup()
     device = ddp.device_for(spec.device, world)
     if train is None:
         train = load_data(spec.dataset, "train", spec.data_dir)
         test = _maybe_test(spec)
-    prep = prepare(spec, train, test, reg_set)
+    prep = prepare(spec, train, test, reg_set, predictor, device.type)
     run = _Run(spec, prep, device, world)
     run.resume_or_start()
     for epoch in range(run.start_epoch, prep.recipe.epochs):
@@ -88,7 +83,7 @@ class _Run:
         self.spec, self.prep, self.device, self.world = spec, prep, device, world
         self.recipe = prep.recipe
         self.cuda = device.type == "cuda"
-        self.trainee = Trainee(prep.net, prep.head, prep.layers).to(device)
+        self.trainee = Trainee(prep.net, prep.regularizer).to(device)
         if self.cuda and self.recipe.channels_last:
             self.trainee = self.trainee.to(memory_format=torch.channels_last)
         self.model = ddp.wrap(self.trainee, world, device)
@@ -96,7 +91,7 @@ class _Run:
         self.amp_dtype = _amp_dtype(self.cuda and self.recipe.amp)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.norm = _norm_tensors(prep, device)
-        self.state_path = Path(str(spec.out) + ".state")
+        self.state_path = Path(spec.out).with_name(Path(spec.out).name + ".state")
         self.curve: list[dict[str, Any]] = []
         self.start_epoch, self.seconds = 0, 0.0
         self.fingerprint = _fingerprint(spec, prep)
@@ -104,20 +99,11 @@ class _Run:
         self.test_xy = _test_tensors(prep, spec.seed, device)
 
     def _setup_regularizer(self) -> None:
-        prep = self.prep
-        self.reg_images = None if prep.reg_images is None else prep.reg_images.to(self.device)
-        self.target: Any = prep.pair_target if prep.pair_target is not None else prep.responses
-        if self.target is not None:
-            self.target = self.target.to(self.device)
-        self.loss_kind = str(prep.settings.get("loss", "mse"))
-        if self.reg_images is not None:
-            n = self.reg_images.shape[0]
-            gen = _gen(self.spec.seed, "fit")
-            if isinstance(prep.head, LayerSimilarity):
-                self.fit_pairs = sample_pairs(n, FIT_PAIRS, gen)
-            else:
-                idx = torch.randperm(n, generator=gen)[:FIT_PAIRS]
-                self.fit_pairs = (idx, idx)
+        self.reg = self.prep.regularizer
+        self.fit_pairs: tuple[Tensor, tuple[Tensor, Tensor]] | None = None
+        if self.reg is not None:
+            self.reg.to(self.device)
+            self.fit_pairs = self.reg.draw(FIT_PAIRS, seeded_generator(self.spec.seed, "fit"), fixed=True)
         self.fit_before: dict[str, float] | None = None
 
     def resume_or_start(self) -> None:
@@ -131,30 +117,30 @@ class _Run:
             self.curve, self.start_epoch = state["curve"], int(state["epoch"])
             self.fit_before, self.seconds = state["fit_before"], float(state["seconds"])
             ddp.log(self.world, f"resuming from {self.state_path} after epoch {self.start_epoch}")
-        elif self.reg_images is not None:
+        elif self.fit_pairs is not None:
             self.fit_before = self._fit()
 
     def _fit(self) -> dict[str, float]:
-        assert self.reg_images is not None
-        return regularizer_fit(self.trainee, self.reg_images, self.target, self.fit_pairs, self.loss_kind, self.norm)
+        assert self.fit_pairs is not None
+        return regularizer_fit(self.trainee, self.fit_pairs, self.norm)
 
     def train_epoch(self, epoch: int) -> None:
         t0 = time.perf_counter()
         r, world = self.recipe, self.world
         n = len(self.prep.train)
-        perm = torch.randperm(n, generator=_gen(self.spec.seed, f"order{epoch}"))
+        perm = torch.randperm(n, generator=seeded_generator(self.spec.seed, "order", epoch))
         shard = perm[world.rank :: world.size][: n // world.size]
         batch = max(1, min(r.batch_size // world.size, len(shard)))
         steps = max(1, len(shard) // batch)
         if self.spec.max_steps:
             steps = min(steps, self.spec.max_steps)
-        aug_gen = _gen(self.spec.seed, f"augment{epoch}|{world.rank}")
-        pair_gen = _gen(self.spec.seed, f"pairs{epoch}|{world.rank}")
+        aug_gen = seeded_generator(self.spec.seed, "augment", epoch, world.rank)
+        pair_gen = seeded_generator(self.spec.seed, "pairs", epoch, world.rank)
         # task loss, reg loss, correct, seen, steps (on the device: no sync per step)
         sums = torch.zeros(5, dtype=torch.float64, device=self.device)
         every = max(1, steps // 50)
         self.trainee.train()
-        with EpochProgress(epoch, r.epochs, steps, self.spec.quiet or not world.main) as bar:
+        with EpochProgress(epoch, r.epochs, steps, self.spec.quiet or not world.main, self._seconds_left()) as bar:
             for step in range(steps):
                 lr = learning_rate(r, epoch + step / steps)
                 for group in self.optimizer.param_groups:
@@ -172,8 +158,12 @@ class _Run:
         x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
         if self.recipe.augment:
             x = augment(x, aug_gen, pad=max(1, x.shape[-1] // 8))
+        if self.recipe.rotate:
+            x = rotate90(x, aug_gen)
         if self.recipe.jitter > 0:
             x = jitter(x, aug_gen, self.recipe.jitter)
+        if self.recipe.contrast > 0:
+            x = contrast(x, aug_gen, self.recipe.contrast)
         x = self._prepare_input(x)
         x_reg, pairs = self._reg_batch(pair_gen)
         autocast = torch.autocast("cuda", dtype=self.amp_dtype) if self.amp_dtype else nullcontext()
@@ -181,8 +171,8 @@ class _Run:
             logits, reg_out = self.model(x, x_reg)
         task = F.cross_entropy(logits.float(), y, label_smoothing=self.recipe.label_smoothing)
         reg = torch.zeros((), device=self.device)
-        if reg_out is not None and pairs is not None and self.trainee.head is not None:
-            reg = regularizer_loss(reg_out, self.trainee.head, self.target, pairs, self.loss_kind)
+        if reg_out is not None and pairs is not None and self.reg is not None:
+            reg = self.reg.loss(reg_out, pairs)
         loss = task + self.recipe.alpha * reg
         if not torch.isfinite(loss):
             raise RobauditError(f"the loss became {float(loss)}; lower --lr or --alpha")
@@ -204,17 +194,17 @@ class _Run:
         return x
 
     def _reg_batch(self, gen: torch.Generator) -> tuple[Tensor | None, tuple[Tensor, Tensor] | None]:
-        if self.reg_images is None:
+        if self.reg is None:
             return None, None
-        n, p = self.reg_images.shape[0], max(1, self.recipe.pair_batch // self.world.size)
-        if isinstance(self.prep.head, LayerSimilarity):
-            i, j = sample_pairs(n, p, gen)
-            idx = torch.cat([i, j])
-        else:
-            i = torch.randint(0, n, (p,), generator=gen)
-            j, idx = i, i
-        x_reg = self._prepare_input(self.reg_images[idx.to(self.device)])
-        return x_reg, (i, j)
+        idx, pairs = self.reg.draw(max(1, self.recipe.pair_batch // self.world.size), gen)
+        return self._prepare_input(self.reg.images[idx.to(self.device)]), pairs
+
+    def _seconds_left(self) -> float | None:
+        """Estimated seconds for the epochs after the current one (None before one has finished)."""
+        done = len(self.curve)
+        if not done:
+            return None
+        return self.seconds / done * (self.recipe.epochs - self.start_epoch - done)
 
     def _end_epoch(self, epoch: int, sums: Tensor, lr: float) -> None:
         task, reg, correct, seen, steps = sums.tolist()
@@ -232,14 +222,14 @@ class _Run:
         }
         if self.world.main and self.test_xy is not None:
             entry["test_acc"] = accuracy(self.trainee.net, *self.test_xy, self.norm)
-        if self.reg_images is not None:
+        if self.fit_pairs is not None:
             entry["fit"] = self._fit()
-        if isinstance(self.prep.head, LayerSimilarity):
-            entry["gamma"] = self.prep.head.gamma.detach().cpu().tolist()
+        if self.reg is not None and "gamma" in self.reg.record():
+            entry["gamma"] = list(self.reg.record()["gamma"].values())
         self.curve.append(entry)
         ddp.log(self.world, _epoch_line(entry))
         if self.world.main:
-            atomic_save(self._state(epoch + 1), self.state_path)
+            save_torch(self._state(epoch + 1), self.state_path)
         ddp.barrier(self.world)
 
     def _state(self, epochs_done: int) -> dict[str, Any]:
@@ -259,9 +249,10 @@ class _Run:
         net = self.trainee.net.to("cpu").to(memory_format=torch.contiguous_format).eval()
         ckpt = make_checkpoint(net, meta)
         if self.world.main:
-            atomic_save(ckpt, Path(self.spec.out))
+            save_torch(ckpt, Path(self.spec.out))
+            self.state_path.unlink(missing_ok=True)  # the run is complete: nothing left to resume
             ddp.log(self.world, f"wrote {self.spec.out}")
-            if isinstance(self.prep.head, LayerSimilarity):
+            if "gamma" in meta:
                 ddp.log(self.world, "learned layer weights γ: " + gamma_report(meta))
         return ckpt
 
@@ -303,7 +294,7 @@ def _test_tensors(prep: Prepared, seed: int, device: torch.device) -> tuple[Tens
     if prep.test is None or prep.recipe.eval_images <= 0:
         return None
     n = len(prep.test)
-    idx = torch.randperm(n, generator=_gen(seed, "eval"))[: prep.recipe.eval_images].sort().values
+    idx = torch.randperm(n, generator=seeded_generator(seed, "eval"))[: prep.recipe.eval_images].sort().values
     x, y = prep.test.load(idx)
     return x.to(device), y.to(device)
 

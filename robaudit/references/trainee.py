@@ -8,8 +8,7 @@ from torch import Tensor, nn
 
 from robaudit.references.backbones import FeatureTaps
 from robaudit.references.checkpoint import ReferenceNet
-from robaudit.references.response import ResponseReadout, response_loss
-from robaudit.references.similarity import LayerSimilarity, PairTarget, similarity_loss
+from robaudit.references.regularizers import Pairs, Regularizer
 
 
 class Trainee(nn.Module):
@@ -20,21 +19,20 @@ class Trainee(nn.Module):
     One module (and one forward) so DDP sees every trained parameter.
     """
 
-    def __init__(self, net: ReferenceNet, head: nn.Module | None, layers: list[str]) -> None:
+    def __init__(self, net: ReferenceNet, regularizer: Regularizer | None) -> None:
         super().__init__()
-        self.net, self.head, self.layers = net, head, list(layers)
+        self.net, self.regularizer = net, regularizer
+        self.head = None if regularizer is None else regularizer.head
 
     def forward(self, x: Tensor, x_reg: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         logits = self.net(x)
-        if x_reg is None or self.head is None:
+        if x_reg is None or self.regularizer is None or self.head is None:
             return logits, None
-        with FeatureTaps(self.net.backbone, self.layers) as taps:
+        layers = self.regularizer.layers
+        with FeatureTaps(self.net.backbone, layers) as taps:
             self.net(x_reg)
-            feats = [taps.features[name] for name in self.layers]
-        if isinstance(self.head, LayerSimilarity):
-            p = x_reg.shape[0] // 2
-            return logits, self.head([f[:p] for f in feats], [f[p:] for f in feats])
-        return logits, self.head(feats[0])
+            feats = [taps.features[name] for name in layers]
+        return logits, self.regularizer.apply_head(self.head, feats)
 
 
 def augment(x: Tensor, gen: torch.Generator, pad: int = 4) -> Tensor:
@@ -69,56 +67,41 @@ def jitter(x: Tensor, gen: torch.Generator, amount: float) -> Tensor:
     return (x + offset.to(x.device, x.dtype)).clamp_(0, 1)
 
 
-def sample_pairs(n: int, p: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
-    """P random pairs (i, j) of distinct indices in [0, n)."""
-    i = torch.randint(0, n, (p,), generator=gen)
-    j = (i + torch.randint(1, n, (p,), generator=gen)) % n
-    return i, j
+def rotate90(x: Tensor, gen: torch.Generator) -> Tensor:
+    """Rotate each image by a random multiple of 90° (square images; others by 0° or 180°). x (B, C, H, W)."""
+    b, square = x.shape[0], x.shape[-1] == x.shape[-2]
+    turns = torch.randint(0, 4, (b,), generator=gen) if square else 2 * torch.randint(0, 2, (b,), generator=gen)
+    out = x.clone()
+    for k in (1, 2, 3):
+        chosen = (turns == k).to(x.device)
+        if bool(chosen.any()):
+            out[chosen] = torch.rot90(x[chosen], k, dims=(-2, -1))
+    return out
 
 
-def regularizer_loss(
-    out: Tensor,
-    head: nn.Module,
-    target: PairTarget | Tensor,
-    pairs: tuple[Tensor, Tensor],
-    loss: str,
-) -> Tensor:
-    """Similarity loss against S_target(i, j) or response loss against targets[i]."""
-    i, j = pairs
-    if isinstance(head, LayerSimilarity):
-        assert isinstance(target, PairTarget)
-        return similarity_loss(out.float(), target(i.to(out.device), j.to(out.device)))
-    assert isinstance(head, ResponseReadout) and isinstance(target, Tensor)
-    return response_loss(out.float(), target[i.to(target.device)], loss)
+def contrast(x: Tensor, gen: torch.Generator, amount: float) -> Tensor:
+    """Scale each image about its mean by a factor uniform in 1 ± amount, clip to [0, 1]. x (B, C, H, W)."""
+    factor = 1 + (torch.rand(x.shape[0], 1, 1, 1, generator=gen) * 2 - 1) * amount
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    return ((x - mean) * factor.to(x.device, x.dtype) + mean).clamp_(0, 1)
 
 
 @torch.no_grad()
-def regularizer_fit(
-    trainee: Trainee,
-    reg_images: Tensor,
-    target: PairTarget | Tensor,
-    pairs: tuple[Tensor, Tensor],
-    loss: str,
-    norm: tuple[Tensor, Tensor],
-) -> dict[str, float]:
-    """Eval-mode loss and Pearson r between model and target on fixed pairs/images."""
+def regularizer_fit(trainee: Trainee, pairs: tuple[Tensor, Pairs], norm: tuple[Tensor, Tensor]) -> dict[str, float]:
+    """Eval-mode loss and Pearson r between model and target on fixed pairs/images.
+
+    ``pairs`` is what the regularizer's ``draw(..., fixed=True)`` returned."""
+    reg = trainee.regularizer
+    assert reg is not None
     was = trainee.training
     trainee.eval()
-    i, j = pairs
+    idx, chosen = pairs
     mean, std = norm
-    if isinstance(trainee.head, LayerSimilarity):
-        x_reg = (reg_images[torch.cat([i, j]).to(reg_images.device)] - mean) / std
-        _, s = trainee(x_reg[:1], x_reg)
-        assert s is not None and isinstance(target, PairTarget)
-        t = target(i.to(s.device), j.to(s.device))
-        pred, tgt, value = s.float(), t, similarity_loss(s.float(), t)
-    else:
-        x_reg = (reg_images[i.to(reg_images.device)] - mean) / std
-        _, out = trainee(x_reg[:1], x_reg)
-        assert out is not None and isinstance(target, Tensor)
-        tgt = target[i.to(target.device)]
-        value = response_loss(out.float(), tgt, loss)
-        pred = out.float().exp() if loss == "poisson" else out.float()
+    x_reg = (reg.images[idx.to(reg.images.device)] - mean) / std
+    _, out = trainee(x_reg[:1], x_reg)
+    assert out is not None
+    value = reg.loss(out, chosen)
+    pred, tgt = reg.prediction_and_target(out, chosen)
     trainee.train(was)
     return {"loss": float(value), "pearson": pearson(pred.flatten(), tgt.flatten())}
 
