@@ -53,6 +53,7 @@ def prepare(config: SuiteConfig) -> tuple[AuditedModel, ImageSet, list[Probe], f
     model = load_model(config.model, device=device, weights=config.weights, model_dir=config.model_dir)
     data = load_dataset(config.data, split=config.split, data_dir=config.data_dir,
                         download=config.download, model_info=model.info)
+    model.fill_from_dataset(data.info.image_size, data.info.num_classes)  # bare `py:` modules
     check_compatible(model.info, data.info)
     return model, data, probes, time.perf_counter() - start
 

@@ -10,7 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from robaudit.corruptions.ondisk import FolderSet, NpySet, open_corruption_set, write_npy_set
+from robaudit.corruptions.archive import write_npy_set
+from robaudit.corruptions.ondisk import FolderSet, NpySet, open_corruption_set
 from robaudit.errors import RobauditError
 
 N = 12  # synthetic images per severity
@@ -129,7 +130,7 @@ def test_writer_round_trip_and_resume(tmp_path: Path) -> None:
 @pytest.mark.network
 @pytest.mark.slow
 def test_fetch_official_cifar10c(tmp_path: Path) -> None:
-    from robaudit.corruptions.ondisk import fetch_cifar_c
+    from robaudit.corruptions.archive import fetch_cifar_c
 
     root = fetch_cifar_c("CIFAR-10-C", tmp_path)
     source = open_corruption_set(root)

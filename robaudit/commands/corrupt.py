@@ -34,7 +34,7 @@ def command(
     n_images: Annotated[int | None, Opt(min=1, help="first N images only")] = None,
 ) -> None:
     """Write corrupted copies of DATASET in the CIFAR-10-C npy layout."""
-    from robaudit.corruptions.ondisk import write_npy_set
+    from robaudit.corruptions.archive import write_npy_set
     from robaudit.data import load_dataset
     from robaudit.models.wrapper import resolve_device
 

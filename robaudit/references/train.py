@@ -9,12 +9,9 @@ resumed run on the same device reproduces an uninterrupted one.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +22,7 @@ from torch import Tensor, nn
 from robaudit.data.base import ImageSet
 from robaudit.errors import RobauditError
 from robaudit.references import distributed as ddp
+from robaudit.references import train_setup
 from robaudit.references.checkpoint import make_checkpoint, save_torch
 from robaudit.references.meta import build_meta, gamma_report
 from robaudit.references.progress import EpochProgress
@@ -87,16 +85,16 @@ class _Run:
         if self.cuda and self.recipe.channels_last:
             self.trainee = self.trainee.to(memory_format=torch.channels_last)
         self.model = ddp.wrap(self.trainee, world, device)
-        self.optimizer = _optimizer(self.trainee, prep)
-        self.amp_dtype = _amp_dtype(self.cuda and self.recipe.amp)
+        self.optimizer = train_setup.optimizer(self.trainee, prep)
+        self.amp_dtype = train_setup.amp_dtype(self.cuda and self.recipe.amp)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
-        self.norm = _norm_tensors(prep, device)
+        self.norm = train_setup.norm_tensors(prep, device)
         self.state_path = Path(spec.out).with_name(Path(spec.out).name + ".state")
         self.curve: list[dict[str, Any]] = []
         self.start_epoch, self.seconds = 0, 0.0
-        self.fingerprint = _fingerprint(spec, prep)
+        self.fingerprint = train_setup.fingerprint(spec, prep)
         self._setup_regularizer()
-        self.test_xy = _test_tensors(prep, spec.seed, device)
+        self.test_xy = train_setup.test_tensors(prep, spec.seed, device)
 
     def _setup_regularizer(self) -> None:
         self.reg = self.prep.regularizer
@@ -264,47 +262,3 @@ def _epoch_line(e: dict[str, Any]) -> str:
     if "fit" in e:
         text += f" fit r {e['fit']['pearson']:.3f}"
     return text
-
-
-def _optimizer(trainee: Trainee, prep: Prepared) -> torch.optim.Optimizer:
-    r = prep.recipe
-    head_logits = [p for n, p in trainee.named_parameters() if n == "head.logits"]
-    others = [p for n, p in trainee.named_parameters() if n != "head.logits" and p.requires_grad]
-    groups = [{"params": others, "weight_decay": r.weight_decay}]
-    if head_logits:  # no decay on γ's logits: it would pull the layer weights toward uniform
-        groups.append({"params": head_logits, "weight_decay": 0.0})
-    if r.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=r.lr)
-    return torch.optim.SGD(groups, lr=r.lr, momentum=r.momentum, nesterov=r.nesterov and r.momentum > 0)
-
-
-def _amp_dtype(enabled: bool) -> torch.dtype | None:
-    if not enabled:
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
-def _norm_tensors(prep: Prepared, device: torch.device) -> tuple[Tensor, Tensor]:
-    mean = torch.tensor(prep.mean, device=device).view(1, -1, 1, 1)
-    std = torch.tensor(prep.std, device=device).view(1, -1, 1, 1)
-    return mean, std
-
-
-def _test_tensors(prep: Prepared, seed: int, device: torch.device) -> tuple[Tensor, Tensor] | None:
-    if prep.test is None or prep.recipe.eval_images <= 0:
-        return None
-    n = len(prep.test)
-    idx = torch.randperm(n, generator=seeded_generator(seed, "eval"))[: prep.recipe.eval_images].sort().values
-    x, y = prep.test.load(idx)
-    return x.to(device), y.to(device)
-
-
-def _fingerprint(spec: TrainSpec, prep: Prepared) -> str:
-    fields = {k: v for k, v in asdict(spec).items() if k not in ("out", "resume", "quiet", "device")}
-    payload = {
-        "spec": fields,
-        "recipe": prep.recipe.to_json(),
-        "data": prep.train.info.sha256,
-        "settings": prep.settings,
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()

@@ -64,7 +64,7 @@ class CorruptionSettings:
         if self.corruptions_dir and self.corruptions_dir.startswith("fetch:"):
             # fetch:CIFAR-10-C / fetch:CIFAR-100-C downloads the official archive (network) once
             # into $ROBAUDIT_HOME/data and uses it from there.
-            from robaudit.corruptions.ondisk import fetch_cifar_c
+            from robaudit.corruptions.archive import fetch_cifar_c
             from robaudit.embedded import robaudit_home
 
             name = self.corruptions_dir.removeprefix("fetch:")
