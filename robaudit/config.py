@@ -85,9 +85,12 @@ def build_settings(cls: type[S], values: dict[str, Any], where: str) -> S:
 
 def check_value(info: SettingInfo, value: Any, where: str) -> Any:
     """One value, parsed and checked against ``info``'s type, choices and bounds."""
-    label = f"{where} setting {info.name}"
+    label = f"{where} setting {info.name}" + (f" (--{info.flag})" if info.flag else "")
     if info.parse is not None and value is not None and not _already_typed(value, info.type):
-        value = info.parse(value)
+        try:
+            value = info.parse(value)
+        except RobauditError as exc:
+            raise RobauditError(f"{label}: {exc}") from None
     value = coerce(value, info.type, label)
     if info.choices is not None and value is not None and value not in info.choices:
         raise RobauditError(f"{label} must be one of {', '.join(info.choices)}, not {value!r}."

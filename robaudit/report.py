@@ -11,6 +11,7 @@ import io
 import json
 import platform
 import shutil
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,15 +70,21 @@ def build_report(config: SuiteConfig, model: AuditedModel, data: ImageSet, resul
 def write_report_card(report: dict[str, Any], results: list[ProbeResult], probes: list[Probe], out: Path) -> None:
     """Write report.json, report.md, plots and ``<probe>.npz`` arrays into ``out``.
 
-    Everything is first written into ``out/.staging`` and then moved into place file by file
+    Everything is first written into a fresh ``out/.staging-*`` folder and then moved into place file by file
     (each move is an atomic rename), so a failing run never leaves a torn or mixed report.
     Files of an earlier card that this run does not write again (e.g. a probe not run now)
     are removed, so the folder always holds exactly one run's card.
     """
     out.mkdir(parents=True, exist_ok=True)
-    staging = out / ".staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))  # a fresh, unpredictable folder
+    try:
+        _stage_card(report, results, probes, staging)
+        _replace_card(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _stage_card(report: dict[str, Any], results: list[ProbeResult], probes: list[Probe], staging: Path) -> None:
     sections, plot_files, array_files = [], [], []
     for probe, result in zip(probes, results, strict=True):
         plots = probe.plot(result, staging)
@@ -92,7 +99,6 @@ def write_report_card(report: dict[str, Any], results: list[ProbeResult], probes
     report_model().model_validate(report)  # a report that breaks its own schema is a bug
     atomic_write_text(staging / "report.json", json.dumps(report, indent=2, allow_nan=False))
     atomic_write_text(staging / "report.md", render_markdown(report, sections))
-    _replace_card(staging, out)
 
 
 def _replace_card(staging: Path, out: Path) -> None:
@@ -108,7 +114,6 @@ def _replace_card(staging: Path, out: Path) -> None:
     new_files = {item.name for item in staging.iterdir()}
     for item in staging.iterdir():
         item.replace(out / item.name)
-    staging.rmdir()
     for name in old_files - new_files:
         if "/" not in name and not name.startswith("."):
             (out / name).unlink(missing_ok=True)

@@ -32,8 +32,11 @@ def build_probes(config: SuiteConfig) -> list[Probe]:
 def out_lock(out: Path) -> Iterator[None]:
     """Hold ``out/.robaudit.lock`` for the run: a second run into the same folder fails at once
     with one line instead of mixing two runs' files (released when the process ends, even on kill)."""
-    out.mkdir(parents=True, exist_ok=True)
-    fd = os.open(out / ".robaudit.lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out / ".robaudit.lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except OSError as exc:
+        raise RobauditError(f"cannot write the report folder {out}: {exc.strerror}; choose another --out") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -73,7 +73,7 @@ def predictor_targets(model: nn.Module, images: Tensor, batch: int = 256) -> Ten
     Images are resized (bilinear, antialiased) to the predictor's input size and brought to its
     channel count (mean over channels, repeated) when they differ.
     """
-    c, h, w = model.info.input_size
+    c, h, w = model.info.input_size  # type: ignore[union-attr, misc]
     device = next(iter(model.buffers()), torch.zeros(())).device
     outputs = []
     for chunk in images.split(batch):
