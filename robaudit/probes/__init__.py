@@ -7,7 +7,7 @@ import importlib
 from robaudit.probes.base import PROBES, Probe, ProbeContext, ProbeResult, ResultCache
 
 # Built-in probes register themselves on import. Listed by module so a new probe is one line.
-BUILTIN_PROBE_MODULES = ("hybrid", "corruptions", "adversarial")
+BUILTIN_PROBE_MODULES = ("hybrid", "corruptions", "adversarial", "fourier_heatmap", "bandpass")
 for _module in BUILTIN_PROBE_MODULES:
     importlib.import_module(f"robaudit.probes.{_module}")
 
