@@ -12,8 +12,16 @@ from robaudit.probes import PROBES
 from robaudit.probes.base import ResultCache
 from robaudit.probes.fourier_heatmap import FourierHeatmapProbe, FourierHeatmapSettings
 from robaudit.probes.fourier_heatmap.probe import default_eps
-from tests.spectral_models import EPS, SIZE, IgnoresInput, NearestMeanInBand, band_dataset, context
-from tests.spectral_models import in_annulus, templates
+from tests.spectral_models import (
+    EPS,
+    SIZE,
+    IgnoresInput,
+    NearestMeanInBand,
+    band_dataset,
+    context,
+    in_annulus,
+    templates,
+)
 
 
 @pytest.fixture(scope="module")
