@@ -36,7 +36,7 @@ class BandpassSettings:
                           flag="bandpass-filter", choices=("ideal", "gaussian"))
     cutoffs: list[float] = setting(help="low-/high-pass cut-offs in cycles per pixel", flag="bandpass-cutoffs",
                                    minimum=0.0, maximum=round(CORNER_CPP, 4), factory=lambda: list(DEFAULT_CUTOFFS))
-    n_images: int = setting(512, help="test images filtered at every cut-off", flag="n-images", minimum=1)
+    n_images: int = setting(128, help="test images filtered at every cut-off", flag="n-images", minimum=1)
 
 
 def halfway_crossing(cutoffs: Tensor, accuracy: Tensor, level: float, rising: bool, clean: float,

@@ -85,7 +85,7 @@ class FourierHeatmapSettings:
                                 "(default: 4.0 for inputs up to 64 px, 15.7 above)", flag="fourier-eps", minimum=0)
     max_size: int = setting(63, help="evaluate the central max_size × max_size frequencies of larger inputs",
                             flag="fourier-max-size", minimum=1)
-    n_images: int = setting(256, help="test images perturbed at every frequency", flag="n-images", minimum=1)
+    n_images: int = setting(32, help="test images perturbed at every frequency", flag="n-images", minimum=1)
 
 
 def frequency_rows(h: int, w: int, max_size: int) -> tuple[Tensor, Tensor, list[list[tuple[int, int, int]]]]:
