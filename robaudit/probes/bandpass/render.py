@@ -45,6 +45,7 @@ def plot(result: ProbeResult, out_dir: Path) -> list[Path]:
         if value is not None:
             ax.axvline(value, color=colour, ls="--", lw=0.8, label=f"{key} = {value:.3f} cpp")
     ax.set_xscale("symlog", linthresh=0.02, linscale=0.5)
+    ax.set_xlim(0, max(curves["cutoff_cpp"] + curves["band_center_cpp"]) * 1.05)
     ax.set_xlabel("cut-off or band centre (cycles/pixel)")
     ax.set_ylabel("accuracy")
     ax.set_ylim(-0.02, 1.02)
