@@ -100,3 +100,17 @@ def test_bad_settings_are_refused_with_one_line(values: dict, message: str) -> N
 
 def test_the_probe_is_registered() -> None:
     assert PROBES.get("bandpass") is BandpassProbe
+
+
+def test_figure_and_markdown_are_written(tmp_path: Path, data: tuple) -> None:
+    from PIL import Image
+
+    patterns, images, labels = data
+    probe = BandpassProbe(BandpassSettings(n_images=10, cutoffs=[0.0, 0.2, 0.3, 0.7]))
+    result = probe.run(context(NearestMeanInBand(patterns), images, labels))
+    plots = probe.plot(result, tmp_path)
+    assert [p.name for p in plots] == ["bandpass_curves.png"] and Image.open(plots[0]).size[0] > 300
+    text = probe.markdown(result, plots)
+    assert "](bandpass_curves.png)" in text and text.count("\n| 0.") >= 4
+    f_lp50 = result.metrics["f_lp50"]["cycles_per_pixel"]
+    assert dict(probe.summary_rows(result))["bandpass f_lp50 (cpp)"] == f"{f_lp50:.4f}"

@@ -103,3 +103,18 @@ def test_default_eps_follows_yin_et_al_and_the_probe_is_registered() -> None:
     assert default_eps(32, 32) == 4.0 and default_eps(64, 64) == 4.0 and default_eps(224, 224) == 15.7
     assert PROBES.get("fourier_heatmap") is FourierHeatmapProbe
     assert torch.get_default_dtype() == torch.float32
+
+
+def test_figures_and_markdown_are_written(tmp_path: Path) -> None:
+    from PIL import Image
+
+    patterns = templates()
+    images, labels = band_dataset(patterns, per_class=4)
+    probe = FourierHeatmapProbe(FourierHeatmapSettings(eps=EPS, n_images=20, max_size=5))
+    result = probe.run(context(NearestMeanInBand(patterns), images, labels))
+    plots = probe.plot(result, tmp_path)
+    assert [p.name for p in plots] == ["fourier_heatmap.png", "fourier_heatmap_radial.png"]
+    assert all(Image.open(p).size[0] > 300 for p in plots)
+    text = probe.markdown(result, plots)
+    assert "](fourier_heatmap.png)" in text and f"{result.metrics['clean_error']:.3f}" in text
+    assert [row[0] for row in probe.summary_rows(result)] == ["fourier error low/mid/high", "fourier peak |f| (cpp)"]
