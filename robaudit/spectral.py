@@ -195,3 +195,91 @@ def _fast_fft_size(n: int) -> int:
         if k == 1:
             return m
         m += 1
+
+
+# ---------------------------------------------------------------- Fourier basis and filtering
+
+
+def centred_frequency_indices(n: int, size: int | None = None) -> Tensor:
+    """Integer DFT indices of an n-point axis in fftshift order (−n//2 … (n−1)//2), or only the
+    central ``size`` of them (for a central size × size crop of a large grid). Shape (m,) int64."""
+    order = torch.fft.fftshift(torch.fft.fftfreq(n, d=1.0 / n)).round().long()
+    if size is None or size >= n:
+        return order
+    first = n // 2 - size // 2
+    return order[first : first + size]
+
+
+def fourier_basis(h: int, w: int, ky: Tensor, kx: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
+    """Real, unit-L2 Fourier basis images of DFT indices (ky[i], kx[i]): (K, H, W).
+
+    Equals Re(ifft2(δ(ky, kx) + δ(−ky, −kx))) normalised to unit L2 norm, i.e. the cosine
+    cos(2π(ky·y/H + kx·x/W)) / ‖·‖; the pairs (ky, kx) and (−ky, −kx) give the same image.
+    Frequencies are fy = ky/H and fx = kx/W cycles per pixel.
+    """
+    y = torch.arange(h, dtype=torch.float64)[None, :, None]
+    x = torch.arange(w, dtype=torch.float64)[None, None, :]
+    phase = ky.double()[:, None, None] * y / h + kx.double()[:, None, None] * x / w
+    basis = torch.cos(2 * math.pi * phase)
+    return (basis / basis.flatten(1).norm(dim=1)[:, None, None]).to(dtype)
+
+
+def hermitian_representative(ky: int, kx: int, h: int, w: int) -> tuple[int, int]:
+    """One fixed member of the pair {(ky, kx), (−ky, −kx)} (indices taken mod H, W), so a
+    frequency and its mirror map to the same key."""
+    a = (ky % h, kx % w)
+    b = (-ky % h, -kx % w)
+    return min(a, b)
+
+
+def _gaussian_lowpass(r: Tensor, cutoff: Tensor) -> Tensor:
+    """exp(−r² / 2c²) per cut-off c (K, 1, 1) over radii r (H, W'); c = 0 keeps only r = 0,
+    c < 0 keeps nothing and c = +inf keeps everything."""
+    safe = torch.where(cutoff > 0, cutoff, torch.ones_like(cutoff))
+    gauss = torch.exp(-(r**2) / (2 * safe**2))
+    gauss = torch.where(cutoff > 0, gauss, (r <= 1e-12).to(r.dtype) * (cutoff == 0).to(r.dtype))
+    return torch.where(torch.isinf(cutoff), torch.ones_like(gauss), gauss)
+
+
+def radial_transfer(h: int, w: int, low: Tensor, high: Tensor, kind: str = "ideal",
+                    keep_mean: bool = False, onesided: bool = True) -> Tensor:
+    """Radial pass-band transfer functions for low[k] < |f| ≤ high[k] (cpp): (K, H, W') float32.
+
+    ``kind`` "ideal": 1 inside the band, 0 outside (the masks of :func:`lowpass_masks`);
+    "gaussian": G_high − G_low with G_c(r) = exp(−r²/2c²) (Gaussian low-pass of cut-off c, the
+    standard deviation of the frequency response). Use low = −1 for a low-pass and
+    high = +inf for a high-pass. ``keep_mean`` sets the DC bin to 1, so the image mean survives.
+    """
+    r = radial_frequency(h, w, low.device, onesided=onesided, dtype=torch.float64)
+    lo, hi = low.double()[:, None, None], high.double()[:, None, None]
+    if kind == "ideal":
+        # The same tolerance as lowpass_masks: a cut-off equal to a bin's radius includes it.
+        transfer = ((r > lo + 1e-9) & (r <= hi + 1e-9)).double()
+    elif kind == "gaussian":
+        transfer = _gaussian_lowpass(r, hi) - _gaussian_lowpass(r, lo)
+    else:
+        raise ValueError(f"unknown filter kind {kind!r}: ideal or gaussian")
+    if keep_mean:
+        transfer[:, 0, 0] = 1.0
+    return transfer.float()
+
+
+def filter_images(x: Tensor, transfer: Tensor) -> Tensor:
+    """x (N, C, H, W) filtered by each one-sided transfer function (K, H, W//2+1), clipped to
+    [0, 1]: (K, N, C, H, W). Radial transfers are symmetric under f → −f, so the one-sided
+    inverse transform is the real part of the full one."""
+    h, w = x.shape[-2:]
+    spec = torch.fft.rfft2(x)
+    out = torch.fft.irfft2(spec[None] * transfer[:, None, None], s=(h, w))
+    return out.clamp_(0.0, 1.0)
+
+
+def octave_bands(f_min: float, f_max: float = NYQUIST_CPP) -> tuple[Tensor, Tensor, Tensor]:
+    """Octave-wide bands with centres f_max, f_max/2, … down to the first centre below f_min·√2,
+    ascending: (low edges, high edges, centres), each (B,) float64 cpp, high = 2·low,
+    centre = low·√2 (the geometric mean of the edges)."""
+    centres = [f_max]
+    while centres[-1] / 2 * math.sqrt(2) > f_min:
+        centres.append(centres[-1] / 2)
+    c = torch.tensor(sorted(centres), dtype=torch.float64)
+    return c / math.sqrt(2), c * math.sqrt(2), c

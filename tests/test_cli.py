@@ -134,7 +134,7 @@ def test_default_score_runs_on_the_embedded_default(tmp_path: Path) -> None:
     report = json.loads((out / "report.json").read_text())
     validate_report(report)
     assert report["model"]["spec"] == "embedded:cnn" and report["data"]["spec"] == "embedded"
-    assert set(report["probes"]) == {"hybrid", "corruptions", "adversarial_spectrum"}
+    assert set(report["probes"]) == {"hybrid", "corruptions", "adversarial_spectrum", "fourier_heatmap", "bandpass"}
     assert report["config"]["probe_settings"]["adversarial_spectrum"]["protocol"] == "fast"
     f_rev = report["probes"]["hybrid"]["f_rev"]
     assert f_rev["cycles_per_pixel"]["value"] is not None or f_rev["reason"]

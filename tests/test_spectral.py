@@ -108,3 +108,76 @@ def test_gaussian_kernel_sums_to_one_with_the_spec_half_width() -> None:
         k = spectral.gaussian_kernel(sigma)
         assert k.sum().item() == pytest.approx(1.0, abs=1e-6)
         assert k.shape[0] == 2 * int(np.ceil(2.5 * sigma)) + 1
+
+
+@pytest.mark.parametrize(("h", "w"), [(8, 8), (7, 10), (16, 12)])
+def test_fourier_basis_is_numpys_inverse_fft_of_a_symmetric_pair_of_deltas(h: int, w: int) -> None:
+    rows = spectral.centred_frequency_indices(h)
+    cols = spectral.centred_frequency_indices(w)
+    ky, kx = (t.flatten() for t in torch.meshgrid(rows, cols, indexing="ij"))
+    basis = spectral.fourier_basis(h, w, ky, kx, dtype=torch.float64).numpy()
+    for b, u, v in zip(basis, ky.tolist(), kx.tolist(), strict=True):
+        spectrum = np.zeros((h, w), dtype=complex)
+        spectrum[u % h, v % w] = 1.0
+        spectrum[-u % h, -v % w] = 1.0
+        expected = np.fft.ifft2(spectrum)
+        assert np.abs(expected.imag).max() < 1e-12  # a symmetric pair has a real inverse
+        expected = expected.real / np.linalg.norm(expected.real)
+        assert np.allclose(b, expected, atol=1e-12)
+        assert np.linalg.norm(b) == pytest.approx(1.0)
+    mirrored = spectral.fourier_basis(h, w, -ky, -kx, dtype=torch.float64).numpy()
+    assert np.allclose(mirrored, basis, atol=1e-12)
+
+
+def test_centred_indices_follow_fftshift_and_crop_the_centre() -> None:
+    assert spectral.centred_frequency_indices(8).tolist() == np.fft.fftshift(np.fft.fftfreq(8, 1 / 8)).tolist()
+    assert spectral.centred_frequency_indices(7).tolist() == [-3, -2, -1, 0, 1, 2, 3]
+    assert spectral.centred_frequency_indices(224, 63).tolist() == list(range(-31, 32))
+    assert spectral.centred_frequency_indices(32, 63).tolist() == list(range(-16, 16))
+    assert spectral.hermitian_representative(3, -2, 8, 8) == spectral.hermitian_representative(-3, 2, 8, 8)
+
+
+def numpy_radial_filter(x: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """clip(Re(ifft2(fft2(x) · keep)), 0, 1) with a full (two-sided) mask, in numpy."""
+    return np.clip(np.real(np.fft.ifft2(np.fft.fft2(x) * keep)), 0, 1)
+
+
+@pytest.mark.parametrize("cut", [0.0, 0.1, 0.25, 0.4])
+def test_ideal_low_high_and_band_pass_match_numpy_masks(images: tuple[torch.Tensor, torch.Tensor], cut: float) -> None:
+    x = images[0]
+    h, w = x.shape[-2:]
+    r = np.sqrt(np.fft.fftfreq(h)[:, None] ** 2 + np.fft.fftfreq(w)[None, :] ** 2)
+    dc = (r == 0).astype(float)
+    cuts = torch.tensor([cut], dtype=torch.float64)
+    low = spectral.filter_images(x, spectral.radial_transfer(h, w, cuts * 0 - 1, cuts))[0]
+    high = spectral.filter_images(x, spectral.radial_transfer(h, w, cuts, cuts * 0 + np.inf, keep_mean=True))[0]
+    band = spectral.filter_images(x, spectral.radial_transfer(h, w, cuts, cuts * 2, keep_mean=True))[0]
+    xn = x.double().numpy()
+    assert np.allclose(low.numpy(), numpy_radial_filter(xn, (r <= cut).astype(float)), atol=1e-5)
+    assert np.allclose(high.numpy(), numpy_radial_filter(xn, np.maximum((r > cut).astype(float), dc)), atol=1e-5)
+    in_band = ((r > cut) & (r <= 2 * cut)).astype(float)
+    assert np.allclose(band.numpy(), numpy_radial_filter(xn, np.maximum(in_band, dc)), atol=1e-5)
+
+
+def test_gaussian_filters_follow_the_analytic_response_and_sum_to_the_image() -> None:
+    h = w = 32
+    r = spectral.radial_frequency(h, w, onesided=True, dtype=torch.float64)
+    cuts = torch.tensor([0.05, 0.2], dtype=torch.float64)
+    low = spectral.radial_transfer(h, w, cuts * 0 - 1, cuts, "gaussian").double()
+    assert torch.allclose(low, torch.exp(-(r**2) / (2 * cuts[:, None, None] ** 2)), atol=1e-6)
+    high = spectral.radial_transfer(h, w, cuts, cuts * 0 + np.inf, "gaussian").double()
+    assert torch.allclose(low + high, torch.ones_like(low), atol=1e-6)  # low-pass + high-pass = identity
+    kept = spectral.radial_transfer(h, w, cuts, cuts * 0 + np.inf, "gaussian", keep_mean=True)
+    assert bool((kept[:, 0, 0] == 1).all())
+    band = spectral.radial_transfer(h, w, cuts[:1], cuts[1:], "gaussian").double()
+    assert torch.allclose(band[0], low[1] - low[0], atol=1e-6)
+
+
+def test_octave_bands_are_an_octave_wide_and_cover_every_frequency_of_the_grid() -> None:
+    low, high, centre = spectral.octave_bands(1 / 32)
+    assert torch.allclose(high, 2 * low) and torch.allclose(centre, torch.sqrt(low * high))
+    assert centre.tolist() == pytest.approx([1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2])
+    r = spectral.radial_frequency(32, 32, dtype=torch.float64).flatten()
+    r = r[r > 0]
+    covered = ((r[:, None] > low[None] + 1e-9) & (r[:, None] <= high[None] + 1e-9)).sum(1)
+    assert bool((covered == 1).all())  # every non-DC bin in exactly one band

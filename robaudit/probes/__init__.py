@@ -11,7 +11,7 @@ import importlib
 from robaudit.probes.base import PROBES, GridCell, Probe, ProbeContext, ProbeResult, ResultCache
 
 # Built-in probes register themselves on import, in the suite's order. A new probe is one line.
-BUILTIN_PROBE_MODULES = ("hybrid", "adversarial_spectrum", "corruptions")
+BUILTIN_PROBE_MODULES = ("hybrid", "adversarial_spectrum", "corruptions", "fourier_heatmap", "bandpass")
 for _module in BUILTIN_PROBE_MODULES:
     importlib.import_module(f"robaudit.probes.{_module}")
 
