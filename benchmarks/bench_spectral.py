@@ -24,7 +24,6 @@ from robaudit.models import load_model
 from robaudit.probes.bandpass import BandpassProbe, BandpassSettings
 from robaudit.probes.base import Probe, ProbeContext
 from robaudit.probes.fourier_heatmap import FourierHeatmapProbe, FourierHeatmapSettings
-from robaudit.probes.fourier_heatmap import probe as heatmap_module
 
 
 def timed(work: Callable[[], object]) -> tuple[float, float]:
@@ -37,18 +36,18 @@ def timed(work: Callable[[], object]) -> tuple[float, float]:
 def plan_of(probe: Probe, ctx: ProbeContext) -> list[tuple[int, int]]:
     """(k, chunk) per cell as the probe evaluates them, recorded from one run of the probe."""
     seen: list[tuple[int, int]] = []
-    original = heatmap_module._count_cell
+    original = ctx.evaluate_grid
 
-    def record(ctx_: ProbeContext, cell, indices, transform, chunk):  # type: ignore[no-untyped-def]
-        x, _ = ctx_.load(indices[:1])
-        seen.append((transform(x, cell, 0).shape[0], chunk))
-        return original(ctx_, cell, indices, transform, chunk)
+    def record(cells, indices, transform, description="grid", chunk=None):  # type: ignore[no-untyped-def]
+        x, _ = ctx.load(indices[:1])
+        seen.extend((transform(x, cell, 0).shape[0], chunk or ctx.batch_size) for cell in cells)
+        return original(cells, indices, transform, description=description, chunk=chunk)
 
-    heatmap_module._count_cell = record  # bandpass imports the same _evaluate_grid, which looks this up
+    ctx.evaluate_grid = record  # type: ignore[method-assign]
     try:
         probe.run(ctx)
     finally:
-        heatmap_module._count_cell = original
+        del ctx.evaluate_grid
     return seen
 
 

@@ -77,8 +77,10 @@ class SuiteConfig:
         from robaudit.probes import PROBES
 
         names = self.probe_names()
-        built: dict[str, Any] = {name: build_settings(PROBES.get(name).Settings, self.probe_options.get(name, {}), f"probe {name}")
-                 for name in [*names, *(n for n in self.probe_options if n not in names)]}
+        everyone = [*names, *(n for n in self.probe_options if n not in names)]
+        built: dict[str, Any] = {
+            name: build_settings(PROBES.get(name).Settings, self.probe_options.get(name, {}), f"probe {name}")
+            for name in everyone}
         return {name: built[name] for name in names}
 
 

@@ -20,8 +20,8 @@ from robaudit import spectral
 from robaudit.config import setting
 from robaudit.probes.bandpass import render
 from robaudit.probes.bandpass.section import BandpassMetrics
-from robaudit.probes.base import PROBES, Probe, ProbeContext, ProbeResult
-from robaudit.probes.fourier_heatmap.probe import CHUNK_BYTES, GridCell, _evaluate_grid, seeded_subset
+from robaudit.probes.base import PROBES, GridCell, Probe, ProbeContext, ProbeResult
+from robaudit.probes.fourier_heatmap.probe import CHUNK_BYTES, seeded_subset
 
 CORNER_CPP = spectral.NYQUIST_CPP * math.sqrt(2)
 # The hybrid probe's grid (2023 paper, Nyquist fractions) in cpp, plus the corner of the grid,
@@ -76,7 +76,7 @@ class BandpassProbe(Probe):
         widest = max(len(t) for t in transfers.values())
         budget = CHUNK_BYTES.get(ctx.device.type, CHUNK_BYTES["cuda"])
         chunk = max(1, budget // (4 * widest * c * h * w), -(-ctx.batch_size // widest))
-        counts = _evaluate_grid(ctx, cells, indices, _filter, "band-pass filters", chunk)
+        counts = ctx.evaluate_grid(cells, indices, _filter, description="band-pass filters", chunk=chunk)
         accuracy = {key: torch.from_numpy(v / len(indices)) for key, v in counts.items()}
         clean = float(accuracy["clean"][0])
         chance = 1.0 / ctx.model.info.num_classes

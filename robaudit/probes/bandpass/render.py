@@ -1,23 +1,13 @@
-"""Figure, Markdown and summary rows of the bandpass probe.
-
-The figure uses matplotlib's Agg backend here; it moves onto robaudit.plotting with the probe template.
-"""
+"""Figure, Markdown and summary rows of the bandpass probe."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from robaudit.probes.base import ProbeResult  # noqa: E402
-
-
-def _fmt(value: float | None, digits: int = 4) -> str:
-    return "null" if value is None else f"{value:.{digits}f}"
+from robaudit import plotting
+from robaudit.formatting import fmt as _fmt
+from robaudit.probes.base import ProbeResult
 
 
 def _frequency(entry: dict[str, Any]) -> str:
@@ -30,30 +20,28 @@ def plot(result: ProbeResult, out_dir: Path) -> list[Path]:
     """bandpass_curves.png: low-pass, high-pass and octave-band accuracy against frequency."""
     m = result.metrics
     curves = m["curves"]
-    fig, ax = plt.subplots(figsize=(7.2, 4.0), dpi=120)
-    ax.plot(curves["cutoff_cpp"], curves["lowpass_accuracy"], "o-", ms=3, color="tab:blue",
-            label="low-pass (keep |f| ≤ c)")
-    ax.plot(curves["cutoff_cpp"], curves["highpass_accuracy"], "s-", ms=3, color="tab:red",
-            label="high-pass (keep |f| > c and the mean)")
-    ax.plot(curves["band_center_cpp"], curves["band_accuracy"], "^-", ms=4, color="tab:green",
-            label="octave band (x = band centre)")
-    ax.axhline(m["clean_accuracy"], color="k", ls=":", lw=0.8, label="clean")
-    ax.axhline(m["chance_accuracy"], color="grey", ls=":", lw=0.8, label="chance")
-    ax.axhline(m["halfway_accuracy"], color="grey", ls="--", lw=0.8, label="halfway")
-    for key, colour in (("f_lp50", "tab:blue"), ("f_hp50", "tab:red")):
-        value = m[key]["cycles_per_pixel"]
-        if value is not None:
-            ax.axvline(value, color=colour, ls="--", lw=0.8, label=f"{key} = {value:.3f} cpp")
-    ax.set_xscale("symlog", linthresh=0.02, linscale=0.5)
-    ax.set_xlim(0, max(curves["cutoff_cpp"] + curves["band_center_cpp"]) * 1.05)
-    ax.set_xlabel("cut-off or band centre (cycles/pixel)")
-    ax.set_ylabel("accuracy")
-    ax.set_ylim(-0.02, 1.02)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.set_title(f"Accuracy under {m['filter']} low-, high- and band-pass filtering", fontsize=9)
     path = out_dir / "bandpass_curves.png"
-    fig.savefig(path, bbox_inches="tight")
-    plt.close(fig)
+    with plotting.figure(path, 7.2, 4.0) as (_, ax):
+        ax.plot(curves["cutoff_cpp"], curves["lowpass_accuracy"], "o-", ms=3, color="tab:blue",
+                label="low-pass (keep |f| ≤ c)")
+        ax.plot(curves["cutoff_cpp"], curves["highpass_accuracy"], "s-", ms=3, color="tab:red",
+                label="high-pass (keep |f| > c and the mean)")
+        ax.plot(curves["band_center_cpp"], curves["band_accuracy"], "^-", ms=4, color="tab:green",
+                label="octave band (x = band centre)")
+        ax.axhline(m["clean_accuracy"], color="k", ls=":", lw=0.8, label="clean")
+        ax.axhline(m["chance_accuracy"], color="grey", ls=":", lw=0.8, label="chance")
+        ax.axhline(m["halfway_accuracy"], color="grey", ls="--", lw=0.8, label="halfway")
+        for key, colour in (("f_lp50", "tab:blue"), ("f_hp50", "tab:red")):
+            value = m[key]["cycles_per_pixel"]
+            if value is not None:
+                ax.axvline(value, color=colour, ls="--", lw=0.8, label=f"{key} = {value:.3f} cpp")
+        ax.set_xscale("symlog", linthresh=0.02, linscale=0.5)
+        ax.set_xlim(0, max(curves["cutoff_cpp"] + curves["band_center_cpp"]) * 1.05)
+        ax.set_xlabel("cut-off or band centre (cycles/pixel)")
+        ax.set_ylabel("accuracy")
+        ax.set_ylim(-0.02, 1.02)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        ax.set_title(f"Accuracy under {m['filter']} low-, high- and band-pass filtering", fontsize=9)
     return [path]
 
 

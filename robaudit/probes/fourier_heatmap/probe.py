@@ -9,7 +9,6 @@ once and mirrored. One cached unit per row of the heat map, so a killed run resu
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -21,7 +20,7 @@ from torch import Tensor
 from robaudit import spectral
 from robaudit.config import setting
 from robaudit.corruptions.categories import LOW_MID_CPP, MID_HIGH_CPP
-from robaudit.probes.base import PROBES, Probe, ProbeContext, ProbeResult
+from robaudit.probes.base import PROBES, GridCell, Probe, ProbeContext, ProbeResult
 from robaudit.probes.fourier_heatmap import render
 from robaudit.probes.fourier_heatmap.section import FourierHeatmapMetrics
 
@@ -29,42 +28,6 @@ from robaudit.probes.fourier_heatmap.section import FourierHeatmapMetrics
 CHUNK_BYTES = {"cpu": 16 * 2**20, "cuda": 512 * 2**20}
 # Yin et al.'s L2 norms: CIFAR-10 (32 px) and ImageNet (224 px), in [0, 1] pixel units.
 SMALL_INPUT_EPS, LARGE_INPUT_EPS, SMALL_INPUT_MAX_SIDE = 4.0, 15.7, 64
-
-
-@dataclass(frozen=True)
-class GridCell:
-    """One cached unit of a grid evaluation: ``key`` names it, ``params`` is the probe's own."""
-
-    key: str
-    params: Any
-
-
-Transform = Callable[[Tensor, GridCell, int], Tensor]
-
-
-def _evaluate_grid(ctx: ProbeContext, cells: list[GridCell], indices: Tensor, transform: Transform,
-                   description: str, chunk: int) -> dict[str, np.ndarray]:
-    """Correct counts (k,) per cell: ``transform(x (n, C, H, W), cell, start)`` gives k variants
-    (k, n, C, H, W) of the images indices[start:start + n]; images are loaded ``chunk`` at a time
-    and classified in model batches of ctx.batch_size. Each cell is cached as one unit."""
-    counts = {}
-    for cell in ctx.track(cells, description, len(cells)):
-        unit = ctx.cache.get_or_compute(cell.key, partial(_count_cell, ctx, cell, indices, transform, chunk))
-        counts[cell.key] = np.asarray(unit["correct"], dtype=np.int64)
-    return counts
-
-
-def _count_cell(ctx: ProbeContext, cell: GridCell, indices: Tensor, transform: Transform,
-                chunk: int) -> dict[str, Any]:
-    correct: Tensor | None = None
-    for start in range(0, len(indices), chunk):
-        x, y = ctx.load(indices[start : start + chunk])
-        variants = transform(x, cell, start)
-        k, n = variants.shape[:2]
-        hits = ctx.predict_logits(variants.flatten(0, 1)).argmax(-1).view(k, n) == y
-        correct = hits.sum(1) if correct is None else correct + hits.sum(1)
-    assert correct is not None, "a grid evaluation needs at least one image"
-    return {"correct": correct.cpu().numpy()}
 
 
 def seeded_subset(total: int, n_images: int, generator: torch.Generator) -> Tensor:
@@ -159,7 +122,7 @@ class FourierHeatmapProbe(Probe):
         budget = CHUNK_BYTES.get(ctx.device.type, CHUNK_BYTES["cuda"])
         chunk = max(1, budget // (4 * widest * c * h * w), -(-ctx.batch_size // widest))
         transform = partial(self._perturb, ctx, eps, len(indices))
-        counts = _evaluate_grid(ctx, cells, indices, transform, "fourier heat map", chunk)
+        counts = ctx.evaluate_grid(cells, indices, transform, description="fourier heat map", chunk=chunk)
         error = assemble_heatmap(rows, cols, h, w, cells[1:], counts, len(indices))
         clean_accuracy = float(counts["clean"][0]) / len(indices)
         fy, fx = rows.double() / h, cols.double() / w

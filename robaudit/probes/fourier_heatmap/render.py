@@ -1,23 +1,20 @@
 """Figures, Markdown and summary rows of the fourier_heatmap probe.
-
-Figures use matplotlib's Agg backend here; they move onto robaudit.plotting with the probe template.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from robaudit.probes.base import ProbeResult  # noqa: E402
+from robaudit import plotting
+from robaudit.formatting import fmt
+from robaudit.probes.base import ProbeResult
 
 
-def _fmt(value: float | None, digits: int = 3) -> str:
-    return "null" if value is None else f"{value:.{digits}f}"
+def _fmt(value: float | None) -> str:
+    return fmt(value, ".3f")
 
 
 def plot(result: ProbeResult, out_dir: Path) -> list[Path]:
@@ -26,7 +23,13 @@ def plot(result: ProbeResult, out_dir: Path) -> list[Path]:
     error, fy, fx = (np.asarray(result.arrays[k]) for k in ("error", "fy", "fx"))
     paths = []
     if error.size:
-        fig, ax = plt.subplots(figsize=(5.2, 4.4), dpi=120)
+        paths.append(_heatmap(error, fy, fx, m, out_dir / "fourier_heatmap.png"))
+    paths.append(_radial(m, out_dir / "fourier_heatmap_radial.png"))
+    return paths
+
+
+def _heatmap(error: np.ndarray, fy: np.ndarray, fx: np.ndarray, m: dict[str, Any], path: Path) -> Path:
+    with plotting.figure(path, 5.2, 4.4) as (fig, ax):
         dy = (fy[1] - fy[0]) / 2 if len(fy) > 1 else 0.5
         dx = (fx[1] - fx[0]) / 2 if len(fx) > 1 else 0.5
         image = ax.imshow(error, origin="lower", cmap="jet", vmin=0.0, vmax=1.0, interpolation="nearest",
@@ -35,24 +38,22 @@ def plot(result: ProbeResult, out_dir: Path) -> list[Path]:
         ax.set_xlabel("horizontal frequency fx (cycles/pixel)")
         ax.set_ylabel("vertical frequency fy (cycles/pixel)")
         ax.set_title(f"Fourier heat map, eps = {m['eps']:g} (L2), clean error {m['clean_error']:.3f}", fontsize=9)
-        paths.append(out_dir / "fourier_heatmap.png")
-        fig.savefig(paths[-1], bbox_inches="tight")
-        plt.close(fig)
+    return path
+
+
+def _radial(m: dict[str, Any], path: Path) -> Path:
     profile = m["radial_profile"]
-    fig, ax = plt.subplots(figsize=(6.0, 3.6), dpi=120)
-    ax.plot(profile["cycles_per_pixel"], profile["error"], "o-", ms=3, label="mean error in ring")
-    ax.axhline(m["clean_error"], color="k", ls=":", label="clean error")
-    for edge in (m["bands"]["low_mid_cpp"], m["bands"]["mid_high_cpp"]):
-        ax.axvline(edge, color="grey", ls="--", lw=0.8)
-    ax.set_xlabel("|f| (cycles/pixel)")
-    ax.set_ylabel("error rate")
-    ax.set_ylim(-0.02, 1.02)
-    ax.legend(fontsize=8)
-    ax.set_title("Fourier heat map: radial profile (dashed: low/mid/high band edges)", fontsize=9)
-    paths.append(out_dir / "fourier_heatmap_radial.png")
-    fig.savefig(paths[-1], bbox_inches="tight")
-    plt.close(fig)
-    return paths
+    with plotting.figure(path, 6.0, 3.6) as (_, ax):
+        ax.plot(profile["cycles_per_pixel"], profile["error"], "o-", ms=3, label="mean error in ring")
+        ax.axhline(m["clean_error"], color="k", ls=":", label="clean error")
+        for edge in (m["bands"]["low_mid_cpp"], m["bands"]["mid_high_cpp"]):
+            ax.axvline(edge, color="grey", ls="--", lw=0.8)
+        ax.set_xlabel("|f| (cycles/pixel)")
+        ax.set_ylabel("error rate")
+        ax.set_ylim(-0.02, 1.02)
+        ax.legend(fontsize=8)
+        ax.set_title("Fourier heat map: radial profile (dashed: low/mid/high band edges)", fontsize=9)
+    return path
 
 
 def markdown(result: ProbeResult, plots: list[Path]) -> str:
