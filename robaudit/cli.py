@@ -266,10 +266,13 @@ def list_probes() -> None:
 
 def _register_subcommands() -> None:
     """Commands whose options live next to their library code (robaudit/commands/)."""
-    from robaudit.commands import corrupt, train_reference
+    from robaudit.commands import compare, corrupt, train_reference
 
     app.command("corrupt")(corrupt.command)
     app.command("train-reference")(train_reference.command)
+    app.command("compare")(compare.command)
+    from robaudit.commands import sweep
+    app.command("sweep")(sweep.command)
 
 
 _register_subcommands()
