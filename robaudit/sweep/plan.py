@@ -70,7 +70,7 @@ def plan_sweep(zoo_path: Path, out: Path) -> tuple[Zoo, list[ModelJob]]:
             planned += [(entry, spec, config) for spec, config in _plan_entry(entry, zoo.base_dir, out)]
         except RobauditError as exc:
             errors.append(f"{entry.where}: {one_line(exc)}")
-    jobs = _name_jobs(planned, out, errors)
+    jobs = _name_jobs(_unique(planned), out, errors)
     if errors:
         lines = "\n".join(f"  {line}" for line in errors)
         raise RobauditError(f"{zoo.path.name}: {len(errors)} bad entr{'y' if len(errors) == 1 else 'ies'}, "
@@ -115,6 +115,18 @@ def _check_data(config: SuiteConfig) -> None:
         raise RobauditError(f"dataset path {arg} does not exist")
     if config.data_dir is not None and not config.data_dir.is_dir():
         raise RobauditError(f"data_dir {config.data_dir} is not a folder")
+
+
+def _unique(planned: list[tuple[ZooEntry, str, SuiteConfig]]) -> list[tuple[ZooEntry, str, SuiteConfig]]:
+    """Drop repeats of the same model with the same options (overlapping patterns), keeping the first."""
+    seen: set[str] = set()
+    kept = []
+    for entry, spec, config in planned:
+        key = ModelJob(entry.name or "", spec, config).fingerprint + (entry.name or "")
+        if key not in seen:
+            seen.add(key)
+            kept.append((entry, spec, config))
+    return kept
 
 
 def _name_jobs(planned: list[tuple[ZooEntry, str, SuiteConfig]], out: Path, errors: list[str]) -> list[ModelJob]:
