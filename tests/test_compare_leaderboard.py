@@ -150,3 +150,28 @@ def test_unknown_baseline_and_empty_sources_are_user_errors(tmp_path: Path) -> N
         write_leaderboard([folder], tmp_path / "lb", baseline="nobody")
     with pytest.raises(RobauditError, match="neither a sweep folder"):
         write_leaderboard([tmp_path / "nothing"], tmp_path / "lb")
+
+
+def test_models_of_the_same_name_from_two_sweeps_are_told_apart(tmp_path: Path) -> None:
+    first, second = zoo_sweep(tmp_path / "monday"), zoo_sweep(tmp_path / "tuesday", failed=None)
+    board = write_leaderboard([first, second, first / "models" / "alpha" / "report.json"], tmp_path / "lb")
+    names = [row["name"] for row in board["rows"]]
+    assert names[:2] == ["alpha@monday", "beta@monday"] and "alpha@tuesday" in names
+    assert names[-1] == "alpha@models" and len(set(names)) == len(names)
+
+
+def test_an_unmodified_score_card_reads_as_it_was_written(tmp_path: Path) -> None:
+    from tests.compare_cards import TEMPLATE
+
+    board = write_leaderboard([TEMPLATE / "report.json"], tmp_path / "lb")
+    report = json.loads((TEMPLATE / "report.json").read_text())
+    adv, corr = report["probes"]["adversarial_spectrum"], report["probes"]["corruptions"]
+    values = board["rows"][0]["values"]
+    assert values["f05_cpp"] == adv["f_05"]["cycles_per_pixel"]["value"]
+    assert values["f_rev_cpp"] is None  # this model never crossed: the reason stays in the report
+    assert values["clean_acc"] == corr["clean_accuracy"] and values["corruption_acc_mid"] is None
+    with np.load(TEMPLATE / "adversarial_spectrum.npz") as arrays:
+        sizes = arrays["size"]
+    clean = (adv["n_examined"] - adv["n_skipped"]) / adv["n_examined"]
+    assert values["robust_acc_linf_8_255"] == pytest.approx(clean * np.mean(sizes > 8 / 255))
+    assert "never cross" in values["flags"]

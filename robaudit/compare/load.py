@@ -32,6 +32,7 @@ class ModelEntry:
     device: str | None = None
     settings_note: str = ""  # with --allow-mixed: the settings this row used where models differ
     extra: dict[str, Any] = field(default_factory=dict)  # joined model_info columns
+    source: Path = Path()  # the sweep or score folder it was read from
 
     @property
     def probes(self) -> dict[str, Any]:
@@ -98,19 +99,23 @@ def load_sources(sources: list[Path]) -> list[ModelEntry]:
     for source in sources:
         path = Path(source).expanduser()
         if path.is_file() and path.name == "report.json":
-            entries.append(_from_report(path.parent, path.parent.resolve().name))
-        elif (path / "sweep.json").is_file():
-            entries += _from_sweep(path)
+            path = path.parent
+        if (path / "sweep.json").is_file():
+            found = _from_sweep(path)
         elif (path / "report.json").is_file():
-            entries.append(_from_report(path, path.resolve().name))
+            found = [_from_report(path, path.resolve().name)]
         else:
             raise RobauditError(f"{path} is neither a sweep folder (sweep.json) nor a score folder (report.json)")
+        for entry in found:
+            entry.source = path.resolve()
+        entries += found
     seen: dict[str, int] = {}
     for entry in entries:
         seen[entry.name] = seen.get(entry.name, 0) + 1
     for entry in entries:
         if seen[entry.name] > 1:
-            entry.name = f"{entry.name}@{entry.folder.resolve().parent.parent.name or entry.folder.name}"
+            origin = entry.source.parent if entry.source.name == entry.name else entry.source  # score folder's parent
+            entry.name = f"{entry.name}@{origin.name}"
     if not entries:
         raise RobauditError("nothing to compare: the sources list no models")
     return entries
