@@ -48,6 +48,10 @@ class CorruptionMemo:
         self.misses = 0
         self._items: dict[tuple[Any, ...], Tensor] = {}
 
+    def clear(self) -> None:
+        self._items.clear()
+        self.used = self.hits = self.misses = 0
+
     def apply(self, original: Any, x: Tensor, name: str, severity: int, generator: torch.Generator,
               ref: int | None = None) -> Tensor:
         """``original(x, name, severity, generator, ref)``, reused when the same chunk was made before."""
@@ -79,6 +83,12 @@ def _unpack(stored: Tensor, device: torch.device) -> Tensor:
 
 
 MEMO = CorruptionMemo()
+
+
+def forget_shared() -> None:
+    """Drop the shared datasets and corruption sets (as a fresh process starts)."""
+    _DATASETS.clear()
+    MEMO.clear()
 
 
 @contextlib.contextmanager
