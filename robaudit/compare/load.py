@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ class ModelEntry:
     device: str | None = None
     settings_note: str = ""  # with --allow-mixed: the settings this row used where models differ
     extra: dict[str, Any] = field(default_factory=dict)  # joined model_info columns
+    _arrays: dict[str, dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
     source: Path = Path()  # the sweep or score folder it was read from
 
     @property
@@ -39,19 +39,19 @@ class ModelEntry:
         return {} if self.report is None else self.report.get("probes", {})
 
     def arrays(self, probe: str) -> dict[str, np.ndarray]:
-        """The probe's <probe>.npz arrays ({} when absent)."""
-        return self._arrays.get(probe, {})
+        """The probe's <probe>.npz arrays ({} when absent), read once."""
+        if probe not in self._arrays:
+            path = self.folder / f"{probe}.npz"
+            self._arrays[probe] = _read_npz(path) if self.report is not None and path.is_file() else {}
+        return self._arrays[probe]
 
-    @cached_property
-    def _arrays(self) -> dict[str, dict[str, np.ndarray]]:
-        out: dict[str, dict[str, np.ndarray]] = {}
-        for path in self.folder.glob("*.npz") if self.report else []:
-            try:
-                with np.load(path, allow_pickle=False) as data:
-                    out[path.stem] = {key: data[key] for key in data.files}
-            except (OSError, ValueError) as exc:
-                raise RobauditError(f"cannot read {path}: {one_line(exc)}") from None
-        return out
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except (OSError, ValueError) as exc:
+        raise RobauditError(f"cannot read {path}: {one_line(exc)}") from None
 
 
 def _read_json(path: Path) -> dict[str, Any]:
