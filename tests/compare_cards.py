@@ -15,10 +15,11 @@ TEMPLATE = Path(__file__).parent / "data" / "compare_card"
 
 def card(folder: Path, name: str, *, f_rev: float, f05: float, sizes: list[float], examined: int = 20,
          skipped: int = 4, corruption: dict[str, float] | None = None, kind: str | None = None,
-         data_sha: str | None = None, norm: str = "linf") -> Path:
+         data_sha: str | None = None, norm: str = "linf", side: int = 32) -> Path:
     """Write a score folder whose report has these values; sizes are the attacked images' minimal sizes."""
     report: dict[str, Any] = copy.deepcopy(json.loads((TEMPLATE / "report.json").read_text()))
-    report["model"].update(spec=f"py:zoo.py:{name}", name=name, extra={"kind": kind} if kind else {})
+    report["model"].update(spec=f"py:zoo.py:{name}", name=name, extra={"kind": kind} if kind else {},
+                           input_size=[3, side, side])
     if data_sha:
         report["data"]["sha256"] = data_sha
     hybrid = report["probes"]["hybrid"]

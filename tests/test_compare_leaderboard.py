@@ -175,3 +175,18 @@ def test_an_unmodified_score_card_reads_as_it_was_written(tmp_path: Path) -> Non
     clean = (adv["n_examined"] - adv["n_skipped"]) / adv["n_examined"]
     assert values["robust_acc_linf_8_255"] == pytest.approx(clean * np.mean(sizes > 8 / 255))
     assert "never cross" in values["flags"]
+
+
+@pytest.mark.parametrize(("side", "norm", "filled"), [
+    (32, "linf", "robust_acc_linf_8_255"), (32, "l2", "robust_acc_l2_0.5"),
+    (224, "linf", "robust_acc_linf_4_255"), (224, "l2", "robust_acc_l2_3.0")])
+def test_the_budget_follows_the_input_size_and_the_attack_norm(tmp_path: Path, side: int, norm: str,
+                                                                filled: str) -> None:
+    sizes = [0.001, 0.01, 0.02, 0.1, 0.4, 0.6, 2.0, 4.0]
+    epsilon = {"robust_acc_linf_8_255": 8 / 255, "robust_acc_l2_0.5": 0.5, "robust_acc_linf_4_255": 4 / 255,
+               "robust_acc_l2_3.0": 3.0}
+    folder = card(tmp_path / "m", "m", f_rev=0.1, f05=0.05, sizes=sizes, examined=10, skipped=2, norm=norm, side=side)
+    values = write_leaderboard([folder], tmp_path / "lb")["rows"][0]["values"]
+    for key, eps in epsilon.items():
+        expected = 0.8 * sum(s > eps for s in sizes) / len(sizes) if key == filled else None
+        assert values[key] == (pytest.approx(expected) if expected is not None else None), key
