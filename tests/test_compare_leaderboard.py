@@ -190,3 +190,43 @@ def test_the_budget_follows_the_input_size_and_the_attack_norm(tmp_path: Path, s
     for key, eps in epsilon.items():
         expected = 0.8 * sum(s > eps for s in sizes) / len(sizes) if key == filled else None
         assert values[key] == (pytest.approx(expected) if expected is not None else None), key
+
+
+def test_a_probe_declaring_its_metrics_gets_columns_with_its_units_and_directions(tmp_path: Path) -> None:
+    from robaudit.probes import PROBES, Probe
+    from robaudit.report_model import Section, metric
+
+    class BandMetrics(Section):
+        f_lp50: float | None = metric(unit="cycles_per_pixel", label="low-pass f_50")
+        accuracy_drop: float = metric(unit="fraction", label="accuracy drop", direction="lower")
+        curve: list[float] = []
+
+    class BandProbe(Probe):
+        name = "toy_bandpass"
+        Settings = dict
+        Metrics = BandMetrics
+
+        def run(self, ctx):  # type: ignore[no-untyped-def]
+            raise NotImplementedError
+
+    PROBES.register("toy_bandpass")(BandProbe)
+    try:
+        folders = []
+        for name, f_rev, f_lp50 in (("a", 0.1, 0.05), ("b", 0.2, 0.15), ("c", 0.3, 0.1)):
+            folder = card(tmp_path / name, name, f_rev=f_rev, f05=0.05, sizes=[0.01, 0.02])
+            report = json.loads((folder / "report.json").read_text())
+            report["probes"]["toy_bandpass"] = {"f_lp50": f_lp50, "accuracy_drop": f_rev / 2, "curve": [1.0]}
+            (folder / "report.json").write_text(json.dumps(report))
+            folders.append(folder)
+        board = write_leaderboard(folders, tmp_path / "lb")
+    finally:
+        PROBES._items.pop("toy_bandpass")
+    columns = {c["key"]: c for c in board["columns"]}
+    assert columns["toy_bandpass.f_lp50"]["unit"] == "cycles_per_pixel"
+    assert columns["toy_bandpass.f_lp50"]["direction"] is None
+    assert columns["toy_bandpass.accuracy_drop"]["direction"] == "lower"
+    assert "toy_bandpass.curve" not in columns
+    assert [row["values"]["toy_bandpass.f_lp50"] for row in board["rows"]] == [0.05, 0.15, 0.1]
+    assert "scatter_frev_flp50.png" in board["figures"]
+    found = {(c["x"], c["y"]): c["rho"] for c in board["correlations"]}
+    assert found[("f_rev_cpp", "toy_bandpass.f_lp50")] == pytest.approx(stats.spearmanr([1, 2, 3], [1, 3, 2]).statistic)
