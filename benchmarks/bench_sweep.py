@@ -74,8 +74,9 @@ def sweep_vs_singles(zoo: Path, work: Path, repeats: int) -> None:
         ratios_wall.append(times["sweep"][1] / times["singles"][1])
         sweep_wall.append(times["sweep"][1])
         singles_wall.append(times["singles"][1])
-    print(f"sweep wall {statistics.median(sweep_wall):.1f} s, sum of single runs {statistics.median(singles_wall):.1f} s")
-    print(f"sweep / sum of single runs: CPU {statistics.median(ratios_cpu):.3f}, wall {statistics.median(ratios_wall):.3f} "
+    median = statistics.median
+    print(f"sweep wall {median(sweep_wall):.1f} s, sum of single runs {median(singles_wall):.1f} s")
+    print(f"sweep / sum of single runs: CPU {median(ratios_cpu):.3f}, wall {median(ratios_wall):.3f} "
           f"(median of {repeats} interleaved pairs; target ≤ 1.05, < 1 with shared corruption sets)")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from robaudit.sweep import run_sweep
-from robaudit.sweep.executors import EXECUTORS, ExecutorOptions
+from robaudit.sweep.executors import ExecutorOptions
 from tests.test_sweep_zoo import make_zoo_folder, write_zoo
 
 REMOTE = [  # (executor, options): a Ray instance started here, submitit's local executor

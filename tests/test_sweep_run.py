@@ -81,9 +81,9 @@ def test_a_killed_sweep_resumes_without_rerunning_finished_models(tmp_path: Path
 def test_models_share_the_dataset_and_the_generated_corruptions(tmp_path: Path) -> None:
     """The second model reuses the first's corrupted images, and its numbers equal `score`'s."""
     root = make_zoo_folder(tmp_path)
-    zoo = write_zoo(root, ["file:refs/a.pt", "file:refs/b.pt"], probes=["corruptions"], n_images=60,
-                    set=["corruptions.corruptions=[glass_blur,shot_noise]", "corruptions.severities=[2]",
-                         "corruptions.noise_sweep=[0.0]"])
+    sets = ["corruptions.corruptions=[glass_blur,shot_noise]", "corruptions.severities=[2]",
+            "corruptions.noise_sweep=[0.0]"]
+    zoo = write_zoo(root, ["file:refs/a.pt", "file:refs/b.pt"], probes=["corruptions"], n_images=60, set=sets)
     shared._DATASETS.clear()
     hits, misses = shared.MEMO.hits, shared.MEMO.misses
     outcome = run_sweep(zoo, tmp_path / "sweep", leaderboard=False)
@@ -91,9 +91,10 @@ def test_models_share_the_dataset_and_the_generated_corruptions(tmp_path: Path) 
     assert shared.MEMO.misses - misses == 2 and shared.MEMO.hits - hits == 2  # 2 cells, made once each
     assert len(shared._DATASETS) == 1
     single = tmp_path / "single"
+    sets = ["corruptions.corruptions=[glass_blur,shot_noise]", "corruptions.severities=[2]",
+            "corruptions.noise_sweep=[0.0]"]
     assert main(["score", "-m", f"file:{root}/refs/b.pt", "-d", f"npz:{root}/data.npz", "-o", str(single), "-q",
-                 "--probes", "corruptions", "--n-images", "60", "--set", "corruptions.corruptions=[glass_blur,shot_noise]",
-                 "--set", "corruptions.severities=[2]", "--set", "corruptions.noise_sweep=[0.0]"]) == 0
+                 "--probes", "corruptions", "--n-images", "60", *[a for s in sets for a in ("--set", s)]]) == 0
     swept = json.loads((tmp_path / "sweep" / "models" / "b" / "report.json").read_text())
     assert swept["probes"] == json.loads((single / "report.json").read_text())["probes"]
 
