@@ -30,6 +30,7 @@ class SweepProgress:
                                  TimeElapsedColumn(), TimeRemainingColumn(), console=console,
                                  disable=not enabled, transient=False)
         self.overall = self.progress.add_task("models", total=total, completed=already_done)
+        self.enabled = enabled
 
     def __enter__(self) -> SweepProgress:
         self.progress.__enter__()
@@ -54,7 +55,8 @@ class SweepProgress:
 
     def advance(self, result: JobResult) -> None:
         mark = "[green]done[/]" if result.status == "done" else f"[red]failed[/] {result.reason}"
-        self.progress.console.print(f"{result.name}: {mark} ({result.seconds:.1f} s)", highlight=False)
+        if self.enabled:
+            self.progress.console.print(f"{result.name}: {mark} ({result.seconds:.1f} s)", highlight=False)
         self.progress.advance(self.overall)
 
 
