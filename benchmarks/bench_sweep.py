@@ -29,19 +29,21 @@ from robaudit.sweep import plan_sweep, run_sweep, shared
 from robaudit.sweep.executors import ExecutorOptions
 
 
-def make_zoo(root: Path, models: int, n_images: int) -> Path:
-    """``models`` small CNNs (random weights, different seeds) and a zoo running two probes on them."""
+def make_zoo(root: Path, models: int, n_images: int, seed: int = 0) -> Path:
+    """``models`` small CNNs (random weights, different seeds) and a zoo running two probes on them
+    with ``seed`` (a new seed means new corruption images: nothing is reused from earlier runs)."""
     meta = {"input_size": [3, 32, 32], "num_classes": 10, "mean": [0.5], "std": [0.25]}
     for seed in range(models):
         torch.manual_seed(seed)
         save_checkpoint(root / f"m{seed}.pt", "small-cnn", {"width": 16}, ARCHITECTURES.get("small-cnn")(width=16),
                         meta)
     zoo = {"data": "embedded", "probes": ["corruptions", "hybrid"], "n_images": n_images, "hybrid_seeds": 2,
+           "seed": seed,
            "set": ["corruptions.corruptions=[gaussian_noise,glass_blur,motion_blur,snow,elastic_transform]",
                    "corruptions.severities=[1,3,5]", "corruptions.noise_sweep=[0.0,0.1]"],
            "models": ["file:m*.pt"]}
-    (root / "zoo.yaml").write_text(yaml.safe_dump(zoo))
-    return root / "zoo.yaml"
+    (root / f"zoo{seed}.yaml").write_text(yaml.safe_dump(zoo))
+    return root / f"zoo{seed}.yaml"
 
 
 def timed(run: Callable[[], object]) -> tuple[float, float]:
@@ -80,17 +82,20 @@ def sweep_vs_singles(zoo: Path, work: Path, repeats: int) -> None:
           f"(median of {repeats} interleaved pairs; target ≤ 1.05, < 1 with shared corruption sets)")
 
 
-def ray_speedup(zoo: Path, work: Path, repeats: int) -> None:
+def ray_speedup(work: Path, models: int, n_images: int, repeats: int) -> None:
+    """Ray workers are long-lived processes that keep their shared corruption sets, so every
+    repeat uses a new seed (fresh corruption images) on both sides."""
     import ray
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     speedups = []
     try:
         ray_options = ExecutorOptions(folder=work, cpus_per_model=1)
-        sweep(zoo, work / "ray-warmup", "ray", ray_options)  # worker start-up, imports
+        sweep(make_zoo(work, models, n_images, seed=100), work / "ray-warmup", "ray", ray_options)  # start-up
         for repeat in range(repeats):
-            local_s = timed(lambda r=repeat: sweep(zoo, work / f"local{r}"))[1]
-            ray_s = timed(lambda r=repeat: sweep(zoo, work / f"ray{r}", "ray", ray_options))[1]
+            zoo = make_zoo(work, models, n_images, seed=101 + repeat)
+            local_s = timed(lambda r=repeat, z=zoo: sweep(z, work / f"local{r}"))[1]
+            ray_s = timed(lambda r=repeat, z=zoo: sweep(z, work / f"ray{r}", "ray", ray_options))[1]
             speedups.append(local_s / ray_s)
     finally:
         ray.shutdown()
@@ -104,6 +109,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--n-images", type=int, default=200)
     parser.add_argument("--no-ray", action="store_true")
+    parser.add_argument("--only-ray", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -112,9 +118,10 @@ def main() -> None:
               f"probes corruptions (5 corruptions × 3 severities, generated) + hybrid; torch threads "
               f"{torch.get_num_threads()}")
         sweep(zoo, work / "warmup")  # imports, the embedded set's first load
-        sweep_vs_singles(zoo, work, args.repeats)
+        if not args.only_ray:
+            sweep_vs_singles(zoo, work, args.repeats)
         if not args.no_ray:
-            ray_speedup(zoo, work, args.repeats)
+            ray_speedup(work, args.models, args.n_images, args.repeats)
 
 
 if __name__ == "__main__":
