@@ -26,7 +26,7 @@ from robaudit.errors import RobauditError
 def build_app() -> typer.Typer:
     """The command tree, built when called so that every registered probe's flags are current."""
     from robaudit.cli_options import with_parameters
-    from robaudit.commands import corrupt, listing, train_reference
+    from robaudit.commands import compare, corrupt, listing, sweep, train_reference
 
     tree = typer.Typer(
         name="robaudit", no_args_is_help=False, add_completion=False, pretty_exceptions_enable=False,
@@ -39,6 +39,8 @@ def build_app() -> typer.Typer:
     tree.command("probes")(listing.probes)
     tree.command("corrupt")(corrupt.command)
     tree.command("train-reference")(train_reference.command)
+    tree.command("sweep")(sweep.command)
+    tree.command("compare")(compare.command)
     return tree
 
 err_console = Console(stderr=True)
