@@ -21,8 +21,8 @@ from pathlib import Path
 
 import torch
 import yaml
-
 from robaudit.models.archs import ARCHITECTURES
+
 from robaudit.models.local import save_checkpoint
 from robaudit.suite import run_suite
 from robaudit.sweep import plan_sweep, run_sweep, shared

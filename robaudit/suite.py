@@ -6,14 +6,16 @@ import contextlib
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from robaudit import __version__
 from robaudit import report as report_mod
 from robaudit.data import ImageSet, check_compatible, load_dataset
-from robaudit.errors import RobauditError
+from robaudit.errors import RobauditError, describe_exception
 from robaudit.models import AuditedModel, load_model
 from robaudit.models.wrapper import resolve_device
 from robaudit.probes import PROBES, Probe, ProbeContext, ProbeResult, ResultCache
@@ -48,17 +50,37 @@ def out_lock(out: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def prepare(config: SuiteConfig) -> tuple[AuditedModel, ImageSet, list[Probe], float]:
+DatasetLoader = Callable[..., ImageSet]  # load_dataset's signature; a sweep passes a shared one
+
+
+def prepare(config: SuiteConfig, datasets: DatasetLoader = load_dataset
+            ) -> tuple[AuditedModel, ImageSet, list[Probe], float]:
     """Load and check everything before any probe work starts; returns load seconds too."""
     start = time.perf_counter()
     probes = build_probes(config)
     device = resolve_device(config.device)
     model = load_model(config.model, device=device, weights=config.weights, model_dir=config.model_dir)
-    data = load_dataset(config.data, split=config.split, data_dir=config.data_dir,
-                        download=config.download, model_info=model.info)
+    data = datasets(config.data, split=config.split, data_dir=config.data_dir,
+                    download=config.download, model_info=model.info)
     model.fill_from_dataset(data.info.image_size, data.info.num_classes)  # bare `py:` modules
     check_compatible(model.info, data.info)
+    check_first_batch(model, data, config.batch_size)
     return model, data, probes, time.perf_counter() - start
+
+
+def check_first_batch(model: AuditedModel, data: ImageSet, batch_size: int) -> None:
+    """Refuse a model that fails or gives NaN/inf logits on the first batch, before any probe work."""
+    x, _ = data.load(torch.arange(min(len(data), batch_size, 32)))
+    try:
+        with torch.no_grad():
+            logits = model(x.to(model.device))
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise RobauditError(f"{model.info.spec} fails on the first batch of {data.info.spec}: "
+                            f"{describe_exception(exc)}") from None
+    if not bool(torch.isfinite(logits).all()):
+        bad = int((~torch.isfinite(logits)).any(dim=-1).sum())
+        raise RobauditError(f"{model.info.spec} gives NaN or infinite logits for {bad} of the first {len(x)} "
+                            "images; no probe can judge it — check the weights and the normalisation")
 
 
 def run_probe(probe: Probe, model: AuditedModel, data: ImageSet, config: SuiteConfig,
@@ -74,15 +96,17 @@ def run_probe(probe: Probe, model: AuditedModel, data: ImageSet, config: SuiteCo
     return probe(ctx), cache  # the probe template seeds, times and validates
 
 
-def run_suite(config: SuiteConfig, progress: ProgressFactory = _no_progress) -> dict[str, Any]:
+def run_suite(config: SuiteConfig, progress: ProgressFactory = _no_progress,
+              datasets: DatasetLoader = load_dataset) -> dict[str, Any]:
     """Run the suite and write report.json, report.md, plots and arrays into ``config.out``.
 
     Returns the report dict. Partial results live in ``out/.robaudit-cache`` as they are
-    computed; the report files are only replaced once every probe has finished.
+    computed; the report files are only replaced once every probe has finished. ``datasets``
+    loads the data (a sweep passes one that loads each dataset once per process).
     """
     with out_lock(config.out):
         suite_start = time.perf_counter()
-        model, data, probes, load_seconds = prepare(config)
+        model, data, probes, load_seconds = prepare(config, datasets)
         results, caches = [], []
         for probe in probes:
             result, cache = run_probe(probe, model, data, config, progress)

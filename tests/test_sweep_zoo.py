@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from robaudit.models.archs import ARCHITECTURES
 
 from robaudit.cli import main
 from robaudit.errors import RobauditError
-from robaudit.models.archs import ARCHITECTURES
 from robaudit.models.local import save_checkpoint
 from robaudit.sweep import plan_sweep, zoo_schema
 

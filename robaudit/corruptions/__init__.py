@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from robaudit.corruptions import blur, digital, noise, weather
+from robaudit.corruptions import blur, digital, memo, noise, weather
 from robaudit.corruptions._ops import quantise
 from robaudit.corruptions.constants import Setting, setting
 from robaudit.registry import Registry
@@ -65,8 +65,12 @@ def apply_corruption(
         raise ValueError(f"expected float (N, C, H, W) with C in (1, 3), got {tuple(x.shape)}")
     fn = CORRUPTIONS.get(name)
     s = setting(name, severity, x.shape[2], x.shape[3], ref)
-    out = fn(x.float(), s, generator)
-    return quantise(out, "round" if name in _ROUNDED else "floor").to(x.dtype)
+
+    def make() -> Tensor:
+        return quantise(fn(x.float(), s, generator), "round" if name in _ROUNDED else "floor").to(x.dtype)
+
+    shared = memo.active()  # a sweep shares generated chunks between models of one process
+    return make() if shared is None else shared.get_or_make(make, x, name, severity, generator, ref)
 
 
 __all__ = [

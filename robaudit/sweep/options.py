@@ -1,42 +1,37 @@
 """The one map from a zoo key to "the `score` option of that name" and on to a SuiteConfig.
 
-A zoo file takes every `score` option under its CLI name with underscores. Suite-level options are
-SuiteConfig's own fields; probe options are score's probe flags, turned into per-probe settings by
-the same function `score` uses (:func:`robaudit.cli.collect_probe_options`). Switching both to the
-settings metadata (robaudit.config.setting) is a change to :func:`score_options` alone.
+A zoo file takes every `score` option under its CLI name with underscores: SuiteConfig's options
+and every probe setting that declares a flag (both from their settings metadata), plus ``set``
+(PROBE.SETTING=VALUE strings). :func:`robaudit.suite_config.assemble_config` turns them into a
+validated SuiteConfig exactly as `score` does.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import typing
 from pathlib import Path
 from typing import Any
 
-from robaudit.config import coerce
+from robaudit.config import settings_info
 from robaudit.errors import RobauditError
 from robaudit.registry import suggest
-from robaudit.suite import SuiteConfig
+from robaudit.suite_config import SuiteConfig, assemble_config, probe_flags
 
 # SuiteConfig fields that are not options of a zoo entry: the sweep sets them per model.
 _NOT_OPTIONS = {"model", "out", "probe_options", "command"}
-# score's probe flags (name → type); `set` takes PROBE.SETTING=VALUE strings.
-PROBE_FLAGS: dict[str, Any] = {
-    "n_images": int, "hybrid_grid": str, "hybrid_seeds": int, "protocol": str, "norm": str,
-    "untargeted": bool, "steps": int, "restarts": int, "corruptions_dir": str, "grey": bool,
-    "set": list[str],
-}
 # Options holding a path (relative paths resolve against the zoo file's folder).
 PATH_OPTIONS = {"data_dir", "model_dir", "weights", "corruptions_dir"}
-POSITIVE = {"n_images", "hybrid_seeds", "steps", "restarts", "batch_size"}
 
 
 def score_options() -> dict[str, Any]:
     """Every option a zoo entry may set, name → type (the `score` CLI names with underscores)."""
-    hints = typing.get_type_hints(SuiteConfig)
-    suite = {f.name: hints[f.name] for f in dataclasses.fields(SuiteConfig) if f.name not in _NOT_OPTIONS}
-    suite["probes"] = list[str]
-    return {**suite, **PROBE_FLAGS}
+    from robaudit.probes import PROBES
+
+    options = {i.name: i.type for i in settings_info(SuiteConfig) if i.flag and i.name not in _NOT_OPTIONS}
+    for key, targets in probe_flags().items():
+        probe, field = targets[0]
+        options[key] = next(i.type for i in settings_info(PROBES.get(probe).Settings) if i.name == field)
+    options["set"] = list[str]
+    return options
 
 
 def score_option_names() -> list[str]:
@@ -44,17 +39,16 @@ def score_option_names() -> list[str]:
 
 
 def check_options(values: dict[str, Any], where: str) -> dict[str, Any]:
-    """Unknown keys, wrong types and non-positive counts raise one RobauditError line."""
-    types = score_options()
-    checked: dict[str, Any] = {}
-    for key, value in values.items():
-        if key not in types:
-            raise RobauditError(f"{where}: unknown option {key!r}.{suggest(key, sorted(types))}")
-        if key in ("probes", "set") and isinstance(value, str):
-            value = [value]
-        checked[key] = coerce(value, types[key], f"{where}: option {key}")
-        if key in POSITIVE and checked[key] is not None and checked[key] < 1:
-            raise RobauditError(f"{where}: option {key} must be ≥ 1, not {value!r}")
+    """Unknown keys and any value `score` would refuse raise one RobauditError line."""
+    names = score_options()
+    for key in values:
+        if key not in names:
+            raise RobauditError(f"{where}: unknown option {key!r}.{suggest(key, sorted(names))}")
+    checked = {k: [v] if k in ("probes", "set") and isinstance(v, str) else v for k, v in values.items()}
+    try:
+        assemble_config({k: v for k, v in checked.items() if k != "set"}, checked.get("set"))
+    except RobauditError as exc:
+        raise RobauditError(f"{where}: {exc}") from None
     return checked
 
 
@@ -80,34 +74,15 @@ def resolve_spec_path(spec: str, base_dir: Path) -> str:
 
 
 def build_suite_config(spec: str, values: dict[str, Any], base_dir: Path, out: Path) -> SuiteConfig:
-    """The SuiteConfig `score` would build for model ``spec`` with these (checked) options."""
-    from robaudit.cli import _only_known_fields, collect_probe_options, parse_set_options
-    from robaudit.models import DEFAULT_MODEL
-    from robaudit.probes import PROBES
-    from robaudit.suite import probe_name
-
+    """The SuiteConfig `score --model SPEC --out OUT` would build with these (checked) options."""
     values = dict(values)
     for key in sorted(PATH_OPTIONS & set(values)):
         text = None if values[key] is None else str(values[key])
         if text is None or (key == "weights" and not Path(text).suffix):  # a torchvision weights enum name
             continue
         values[key] = resolve_path(text, base_dir)
-        if key in ("data_dir", "model_dir"):
-            values[key] = Path(values[key])
     if "data" in values:
         values["data"] = resolve_spec_path(values["data"], base_dir)
-    suite = {k: v for k, v in values.items() if k not in PROBE_FLAGS}
-    flags = {k: values.get(k) for k in PROBE_FLAGS}
-    flags["grey"] = bool(flags["grey"])
-    flags["untargeted"] = bool(flags["untargeted"])
-    selected = suite.pop("probes", None)
-    probes = [probe_name(p) for p in selected] if selected else None
-    options = collect_probe_options(flags, flags.pop("set") or [])
-    config = SuiteConfig(model=resolve_spec_path(spec, base_dir), out=out, probes=probes, **suite)
-    if config.model == DEFAULT_MODEL and config.data == SuiteConfig.data and not flags["protocol"]:
-        # As in `score`: the zero-argument demo uses the cheap attack preset.
-        options.setdefault("adversarial_spectrum", {}).setdefault("protocol", "fast")
-    config.probe_options = _only_known_fields(options, probes or PROBES.names())
-    for name, fields in parse_set_options(values.get("set") or []).items():
-        config.probe_options.setdefault(name, {}).update(fields)  # --set values are checked strictly
-    return config
+    sets = values.pop("set", None)
+    suite = values | {"model": resolve_spec_path(spec, base_dir), "out": out}
+    return assemble_config(suite, [str(s) for s in sets] if sets else None)

@@ -8,15 +8,15 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 
+from robaudit.corruptions.memo import sharing
 from robaudit.errors import RobauditError, describe_exception, one_line
 from robaudit.probes.base import ProgressFactory, _no_progress
-from robaudit.suite import SuiteConfig
+from robaudit.suite import SuiteConfig, run_suite
 from robaudit.sweep.plan import ModelJob
-from robaudit.sweep.shared import guard_finite, shared_corruptions, shared_dataset
+from robaudit.sweep.shared import MEMO, shared_dataset
 
 CACHE_FOLDER = ".robaudit-cache"
 
@@ -32,39 +32,6 @@ class JobResult:
     seconds: float
     device: str
     fingerprint: str
-
-
-def run_suite_shared(config: SuiteConfig, progress: ProgressFactory = _no_progress) -> dict[str, Any]:
-    """:func:`robaudit.suite.run_suite` with the dataset shared across models and a NaN guard.
-
-    The same steps and the same report writer as `score`, so the model's folder holds exactly
-    what `score` writes; only the dataset comes from the process-wide memo.
-    """
-    from robaudit import report as report_mod
-    from robaudit.data import check_compatible
-    from robaudit.models import load_model
-    from robaudit.models.wrapper import resolve_device
-    from robaudit.suite import build_probes, run_probe
-
-    suite_start = time.perf_counter()
-    probes = build_probes(config)
-    model = load_model(config.model, device=resolve_device(config.device), weights=config.weights,
-                       model_dir=config.model_dir)
-    guard_finite(model)
-    data = shared_dataset(config.data, config.split, config.data_dir, config.download, model.info)
-    check_compatible(model.info, data.info)
-    load_seconds = time.perf_counter() - suite_start
-    results, caches = [], []
-    for probe in probes:
-        result, cache = run_probe(probe, model, data, config, progress)
-        results.append(result)
-        caches.append(cache)
-    timings = {"load_seconds": load_seconds, "total_seconds": time.perf_counter() - suite_start,
-               "probes": {r.probe: r.seconds for r in results}}
-    cache_stats = {"hits": sum(c.hits for c in caches), "misses": sum(c.misses for c in caches)}
-    report = report_mod.build_report(config, model, data, results, timings, cache_stats)
-    report_mod.write_report_card(report, results, probes, config.out)
-    return report
 
 
 def device_label(config: SuiteConfig) -> str:
@@ -84,8 +51,8 @@ def run_model(job: ModelJob, progress: ProgressFactory = _no_progress) -> JobRes
     start = time.perf_counter()
     status, reason = "done", None
     try:
-        with shared_corruptions():
-            run_suite_shared(job.config, progress)
+        with sharing(MEMO):
+            run_suite(job.config, progress, datasets=shared_dataset)
     except RobauditError as exc:
         status, reason = "failed", one_line(exc)
     except Exception as exc:  # load errors, forward-pass errors, NaN logits, out of memory
