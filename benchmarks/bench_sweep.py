@@ -21,9 +21,9 @@ from pathlib import Path
 
 import torch
 import yaml
-from robaudit.models.archs import ARCHITECTURES
 
-from robaudit.models.local import save_checkpoint
+from robaudit.references.backbones import ArchSpec
+from robaudit.references.checkpoint import build_net, make_checkpoint, save_torch
 from robaudit.suite import run_suite
 from robaudit.sweep import plan_sweep, run_sweep, shared
 from robaudit.sweep.executors import ExecutorOptions
@@ -32,11 +32,12 @@ from robaudit.sweep.executors import ExecutorOptions
 def make_zoo(root: Path, models: int, n_images: int, seed: int = 0) -> Path:
     """``models`` small CNNs (random weights, different seeds) and a zoo running two probes on them
     with ``seed`` (a new seed means new corruption images: nothing is reused from earlier runs)."""
-    meta = {"input_size": [3, 32, 32], "num_classes": 10, "mean": [0.5], "std": [0.25]}
-    for seed in range(models):
-        torch.manual_seed(seed)
-        save_checkpoint(root / f"m{seed}.pt", "small-cnn", {"width": 16}, ARCHITECTURES.get("small-cnn")(width=16),
-                        meta)
+    for index in range(models):
+        arch = ArchSpec("small-cnn", num_classes=10, width=0.5).to_json()
+        info = {"input_size": [3, 32, 32], "num_classes": 10, "mean": [0.5] * 3, "std": [0.25] * 3,
+                "arch": arch, "prefilter": []}
+        torch.manual_seed(index)
+        save_torch(make_checkpoint(build_net(info), info), root / f"m{index}.pt")
     zoo = {"data": "embedded", "probes": ["corruptions", "hybrid"], "n_images": n_images, "hybrid_seeds": 2,
            "seed": seed,
            "set": ["corruptions.corruptions=[gaussian_noise,glass_blur,motion_blur,snow,elastic_transform]",

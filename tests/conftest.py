@@ -77,3 +77,21 @@ def tiny_npz(tmp_path: Path) -> str:
     path = tmp_path / "tiny.npz"
     np.savez(path, x=rng.integers(0, 256, (200, 32, 32, 3), dtype=np.uint8), y=np.arange(200) % 10)
     return f"npz:{path}"
+
+
+def write_small_cnn(path: Path, seed: int, width: float = 0.25, num_classes: int = 10, nan: bool = False,
+                    **meta: object) -> Path:
+    """A robaudit checkpoint of the small CNN with seeded random weights (NaN head bias if ``nan``)."""
+    from robaudit.references.backbones import ArchSpec
+    from robaudit.references.checkpoint import build_net, make_checkpoint, save_torch
+
+    info = {"input_size": [3, 32, 32], "num_classes": num_classes, "mean": [0.5] * 3, "std": [0.25] * 3,
+            "name": path.stem, **meta,
+            "arch": ArchSpec("small-cnn", num_classes=num_classes, width=width).to_json(), "prefilter": []}
+    torch.manual_seed(seed)
+    net = build_net(info)
+    if nan:
+        with torch.no_grad():
+            net.backbone.fc.bias.fill_(float("nan"))  # type: ignore[union-attr, operator]
+    save_torch(make_checkpoint(net, info), path)
+    return path

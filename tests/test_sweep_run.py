@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from robaudit.cli import main
-from robaudit.report import validate_report
+from robaudit.report_schema import validate_report
 from robaudit.sweep import run_sweep, shared
 from tests.test_sweep_zoo import ROOT, make_zoo_folder, write_zoo
 

@@ -8,14 +8,12 @@ from pathlib import Path
 import jsonschema
 import numpy as np
 import pytest
-import torch
 import yaml
-from robaudit.models.archs import ARCHITECTURES
 
 from robaudit.cli import main
 from robaudit.errors import RobauditError
-from robaudit.models.local import save_checkpoint
 from robaudit.sweep import plan_sweep, zoo_schema
+from tests.conftest import write_small_cnn
 
 ROOT = Path(__file__).parents[1]
 TINY = {"data": "npz:data.npz", "probes": ["hybrid"], "n_images": 40, "hybrid_seeds": 2, "hybrid_grid": "uniform:6"}
@@ -27,15 +25,9 @@ def make_zoo_folder(root: Path, names: tuple[str, ...] = ("a", "b")) -> Path:
     (root / "refs").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     np.savez(root / "data.npz", x=rng.integers(0, 256, (200, 32, 32, 3), dtype=np.uint8), y=np.arange(200) % 10)
-    meta = {"input_size": [3, 32, 32], "num_classes": 10}
     for seed, name in enumerate(names):
-        torch.manual_seed(seed)
-        save_checkpoint(root / "refs" / f"{name}.pt", "small-cnn", {"width": 4},
-                        ARCHITECTURES.get("small-cnn")(width=4), meta)
-    nan_net = ARCHITECTURES.get("small-cnn")(width=4)
-    with torch.no_grad():
-        nan_net[-1].bias.fill_(float("nan"))
-    save_checkpoint(root / "nan.pt", "small-cnn", {"width": 4}, nan_net, meta)
+        write_small_cnn(root / "refs" / f"{name}.pt", seed)
+    write_small_cnn(root / "nan.pt", 0, nan=True)
     (root / "broken.pt").write_bytes(b"not a checkpoint")
     return root
 
