@@ -7,7 +7,6 @@ from typing import Any
 from robaudit.report_model import Direction, Section, metric
 
 
-
 def _freq(unit: str, label: str, direction: Direction | None = None) -> Any:
     return metric(None, unit=unit, label=f"{label} ({unit.replace('_', ' ')})", direction=direction, ge=0.0)
 

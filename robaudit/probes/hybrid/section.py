@@ -7,7 +7,6 @@ from typing import Any
 from robaudit.report_model import Section, metric
 
 
-
 def _frev(unit: str, what: str, direction: str | None = None) -> Any:
     """A frequency metric of f_rev in ``unit`` (≥ 0; null when there is no reversal)."""
     return metric(None, unit=unit, label=f"{what} ({unit.replace('_', ' ')})", ge=0.0,
