@@ -170,8 +170,8 @@ class AdversarialSpectrumProbe(Probe):
         """The sanity checks on the first batch's first ``sanity_images`` images."""
         m = protocol.sanity_images
         x, _ = ctx.load(batch.indices[:m])
-        sizes = np.asarray(first["size"])
-        finite = sizes[np.isfinite(sizes)]
+        sizes = np.asarray(first["size"], dtype=np.float64)
+        finite = sizes[reached(torch.from_numpy(sizes), torch.from_numpy(np.asarray(first["winner"]))).numpy()]
         median = float(np.median(finite)) if len(finite) else float("inf")
         counting = CountingModel(ctx.model)
         dev = ctx.device
