@@ -26,7 +26,7 @@ from robaudit.attacks.search import MinimalSearch
 from robaudit.attacks.verify import CountingModel
 from robaudit.embedded import load_photo_patches
 from robaudit.models import load_model
-from robaudit.probes.adversarial import draw_targets, select_images
+from robaudit.probes.adversarial_spectrum import draw_targets, select_images
 from robaudit.probes.base import ProbeContext
 
 

@@ -241,3 +241,39 @@ def test_selection_is_first_correct_of_seeded_order_whatever_the_chunking() -> N
     x, y = ctx.data.load(torch.as_tensor(full["indices"]))
     assert bool((ctx.model(x).argmax(1) == y).all()) and len(full["indices"]) == 25
     assert full["examined"] == 25 + full["skipped"]
+
+
+class Quantised(nn.Module):
+    """The linear model's decision as one-hot logits: zero input gradients everywhere, so gradient
+    attacks cannot move, but any image of the target class is still of the target class."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: Tensor) -> Tensor:
+        decision = self.net(x).argmax(dim=1)
+        return nn.functional.one_hot(decision, 2).float() + 0.0 * x.flatten(1).sum(1, keepdim=True)
+
+
+def test_unbounded_search_succeeds_by_construction_and_a_shortfall_is_counted_not_suspected() -> None:
+    ctx, _ = linear_context(n=12, n_wrong=0)
+    ctx.model = AuditedModel(Quantised(ctx.model.net), ctx.model.info)
+    result = run(ctx, n_images=8, steps=5)
+    m = result.metrics
+    assert m["success_rate"] == 1.0 and not m["sanity"]["unbounded_success_below_100"]
+    assert m["n_not_reached"] + sum(v for k, v in m["winner_counts"].items() if k != "start") == 8
+    assert m["winner_counts"]["start"] == m["n_not_reached"] > 0
+    assert any("budget shortfall" in note and f"{m['n_not_reached']} of 8" in note for note in result.flags)
+    assert m["sanity"]["bad_gradients"]  # the zero gradients are still reported as such
+    x, y = ctx.data.load(torch.as_tensor(result.arrays["index"]))
+    assert bool((ctx.model(x).argmax(1) == y).all())
+
+
+def test_the_section_states_the_clean_accuracy_it_ran_on() -> None:
+    ctx, _ = linear_context(n=40, n_wrong=3)
+    m = run(ctx, n_images=6, steps=5, restarts=1).metrics
+    order = torch.randperm(40, generator=ctx.generator("adversarial", "subset"))[: m["n_examined"]]
+    x, y = ctx.data.load(order)
+    assert m["clean_accuracy"] == pytest.approx(float((ctx.model(x).argmax(1) == y).float().mean()))
+    assert "ddn" not in m["protocol"]["attacks"] and "ddn" not in m["winner_counts"]

@@ -111,3 +111,79 @@ def test_bad_grids_are_rejected(text: str) -> None:
 
     with pytest.raises((RobauditError, ValueError)):
         parse_grid(text)
+
+
+class ConstantModel(nn.Module):
+    """Ignores its input: the same logits for every image (class 0)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tensor([1.0, 0.0, 0.0, 0.0]).expand(len(x), -1) + 0.0 * x.flatten(1)[:, :1]
+
+
+class RandomGuess(nn.Module):
+    """Ignores the image's content: a fixed pseudo-random class per image, from its pixel sum."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        key = (x.flatten(1).sum(1) * 1e4).long() % 7919
+        return nn.functional.one_hot((key * 2654435761) % 4, 4).float()
+
+
+@pytest.mark.parametrize(("model", "why"), [(ConstantModel(), "one class"), (RandomGuess(), "at chance")])
+def test_no_verdict_on_a_constant_or_chance_model(model: nn.Module, why: str) -> None:
+    templates = annulus_templates(4, 0.2, 0.03)
+    images, labels = band_dataset(templates, per_class=10)
+    result = HybridProbe(HybridSettings(n_images=40, grid=parse_grid("uniform:6"), seeds=2))(
+        context(model, images, labels))
+    m = result.metrics
+    assert m["verdict_refused"] and why in m["f_rev"]["reason"]
+    assert m["f_rev"]["cycles_per_pixel"]["value"] is None and m["f_rev"]["cycles_per_pixel"]["mean"] is None
+    assert m["clean_accuracy"] <= 0.5 and any("no f_rev" in flag for flag in result.flags)
+    assert "always" not in m["f_rev"]["reason"]
+
+
+def test_clean_accuracy_and_pairs_are_reported() -> None:
+    f0, width = 0.2, 0.03
+    templates = annulus_templates(4, f0, width)
+    images, labels = band_dataset(templates, per_class=10)
+    ctx = context(NearestMeanInBand(templates, f0, width), images, labels)
+    result = HybridProbe(HybridSettings(n_images=40, grid=parse_grid("uniform:6"), seeds=2))(ctx)
+    x, y = ctx.data.load(torch.arange(len(labels)))
+    direct = float((ctx.model(x).argmax(1) == y).float().mean())
+    assert result.metrics["clean_accuracy"] == pytest.approx(direct) and not result.metrics["verdict_refused"]
+    low, high = result.arrays["low_index"], result.arrays["high_index"]
+    assert low.shape == high.shape == (2, 40)
+    expected = [hybrid_pairs(labels, 40, ctx.generator("hybrid", "pairs", s)) for s in range(2)]
+    assert all(torch.equal(torch.from_numpy(low[s]), expected[s][0]) for s in range(2))
+    assert bool((labels[low] != labels[high]).all())
+
+
+def test_one_f_rev_in_json_markdown_summary_and_figure(tmp_path: Path) -> None:
+    templates = annulus_templates(4, 0.2, 0.03)
+    images, labels = band_dataset(templates, per_class=10)
+    probe = HybridProbe(HybridSettings(n_images=40, grid=parse_grid("uniform:11"), seeds=2))
+    result = probe(context(NearestMeanInBand(templates, 0.2, 0.03), images, labels))
+    value = result.metrics["f_rev"]["cycles_per_pixel"]["value"]
+    nyquist = result.metrics["f_rev"]["nyquist_fraction"]["value"]
+    rows = dict(probe.summary_rows(result))
+    assert rows["hybrid f_rev (cpp)"].startswith(f"{value:.4f}")
+    assert rows["hybrid f_rev (Nyquist fraction)"].startswith(f"{nyquist:.4f}")
+    assert f"| cycles_per_pixel | {value:.4f} |" in probe.markdown(result, [])
+    assert f"f_rev = {value:.3f} cpp ({nyquist:.3f} Nyquist)" in render_legend(probe, result, tmp_path)
+
+
+def render_legend(probe: HybridProbe, result: object, tmp_path: Path) -> str:
+    """The legend texts of the hybrid figure as drawn (the figure is re-created, not parsed)."""
+    from unittest import mock
+
+    from matplotlib.axes import Axes
+
+    seen: list[str] = []
+    original = Axes.axvline
+
+    def record(self: Axes, x: float, *args: object, **kwargs: object) -> object:
+        seen.append(str(kwargs.get("label", "")))
+        return original(self, x, *args, **kwargs)  # type: ignore[arg-type]
+
+    with mock.patch.object(Axes, "axvline", record):
+        probe.plot(result, tmp_path)  # type: ignore[arg-type]
+    return " ".join(seen)

@@ -15,6 +15,7 @@ from robaudit.registry import suggest
 
 NORMS = ("linf", "l2")
 ATTACK_NORMS: dict[str, tuple[str, ...]] = {
+    "start": ("linf", "l2"),  # the closest verified blend towards an image of the target class
     "fmn": ("linf", "l2"),
     "ddn": ("l2",),
     "pgd_bisection": ("linf", "l2"),
@@ -61,15 +62,15 @@ class Protocol:
 PROTOCOLS: dict[str, Protocol] = {
     "fast": Protocol(
         name="fast", n_images=32, steps=100, restarts=1, pgd_steps=20, bisection_steps=5,
-        attacks=("fmn", "ddn", "pgd_bisection"), batch_size=32, sanity_images=8,
+        attacks=("start", "fmn", "ddn", "pgd_bisection"), batch_size=32, sanity_images=8,
     ),
     "standard": Protocol(
         name="standard", n_images=500, steps=200, restarts=2, pgd_steps=20, bisection_steps=8,
-        attacks=("fmn", "ddn", "pgd_bisection", "brendel_bethge"), batch_size=64,
+        attacks=("start", "fmn", "ddn", "pgd_bisection", "brendel_bethge"), batch_size=64,
     ),
     "paper": Protocol(
         name="paper", n_images=1000, steps=1000, restarts=5, pgd_steps=40, bisection_steps=10,
-        attacks=("fmn", "ddn", "pgd_bisection", "brendel_bethge"), batch_size=100,
+        attacks=("start", "fmn", "ddn", "pgd_bisection", "brendel_bethge"), batch_size=100,
     ),
 }
 

@@ -1,7 +1,10 @@
 """Batched search for the smallest verified adversarial perturbation of each image.
 
-Candidates come from foolbox's minimum-norm attacks (FMN; DDN for L2; Brendel–Bethge started
-from the best verified point) and from PGD with a per-image bisection over ε, with restarts.
+Every image first gets a verified starting point: the closest point on the segment from the image
+to an image the model assigns to the target class (``start``), so an unbounded search succeeds on
+every image by construction. Candidates then come from foolbox's minimum-norm attacks (FMN; DDN
+for L2; Brendel–Bethge started from the best verified point) and from PGD with a per-image
+bisection over ε, with restarts.
 Every candidate is verified independently (:mod:`robaudit.attacks.verify`) and, per image,
 the smallest verified one is kept.
 """
@@ -21,6 +24,9 @@ from torch import Tensor, nn
 from robaudit.attacks.fb_attacks import min_norm_attack, pgd_attack
 from robaudit.attacks.protocols import ATTACKS, Protocol
 from robaudit.attacks.verify import Verdict, verify
+
+BLEND_STEPS = 10
+"""Bisection steps of the starting blend (t to within 2⁻¹⁰)."""
 
 
 @dataclass
@@ -78,10 +84,15 @@ class MinimalSearch:
         self.device = device
         self.fmodel = fb.PyTorchModel(model, bounds=(0, 1), device=device)
 
-    def run(self, x: Tensor, labels: Tensor, targets: Tensor | None) -> SearchResult:
-        """x (N, C, H, W) in [0, 1], labels (N,), targets (N,) or None for untargeted."""
+    def run(self, x: Tensor, labels: Tensor, targets: Tensor | None,
+            starts: tuple[Tensor, Tensor] | None = None) -> SearchResult:
+        """x (N, C, H, W) in [0, 1], labels (N,), targets (N,) or None for untargeted; ``starts``:
+        (exemplars (N, C, H, W), has (N,) bool), per image an image the model classifies as the
+        target (untargeted: as some wrong class), where ``has``."""
         self._start(x, labels, targets)
         p = self.protocol
+        if starts is not None and p.uses("start", self.norm):
+            self._blend_start(*starts)
         for restart in range(p.restarts):
             fmn_missed = torch.ones(len(x), dtype=torch.bool, device=x.device)
             if restart == 0:
@@ -166,6 +177,22 @@ class MinimalSearch:
             return verified
         verified[idx] = self.offer(name, idx, x_adv.detach()).ok
         return verified
+
+    def _blend_start(self, exemplars: Tensor, has: Tensor) -> None:
+        """Bisect t ∈ (0, 1] so that x + t (e − x) meets the criterion (t = 1 does: e is of the
+        target class), and offer the smallest verified blend (inside the box: a convex combination)."""
+        idx = torch.nonzero(has).flatten()
+        if len(idx) == 0:
+            return
+        x, direction = self.x[idx], exemplars[idx] - self.x[idx]
+        tgt = None if self.targets is None else self.targets[idx]
+        lo = torch.zeros(len(idx), device=x.device)
+        hi = torch.ones(len(idx), device=x.device)
+        for _ in range(BLEND_STEPS):
+            mid = (lo + hi) / 2
+            ok = verify(self.model, x, x + mid.view(-1, 1, 1, 1) * direction, self.labels[idx], tgt, self.norm).ok
+            hi, lo = torch.where(ok, mid, hi), torch.where(ok, lo, mid)
+        self.offer("start", idx, x + hi.view(-1, 1, 1, 1) * direction)
 
     def _pgd_bisection(self, random_start: bool) -> Tensor:
         """Bisect ε per image with PGD; returns this restart's smallest verified points (x where

@@ -1,6 +1,6 @@
 """Summaries of a minimal-perturbation search: size statistics and f_0.5 with a bootstrap CI.
 
-f_0.5 (spec §2): the radial frequency where the cumulative power profile R(a) of the mean
+f_0.5 (docs/metrics.md): the radial frequency where the cumulative power profile R(a) of the mean
 perturbation power spectrum crosses 0.5, by linear interpolation between the grid's distinct
 radial values. The interval resamples images with replacement.
 """

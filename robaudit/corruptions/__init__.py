@@ -27,7 +27,7 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
             "jpeg_compression", "pixelate"),
     "high": ("gaussian_noise", "shot_noise", "impulse_noise"),
 }
-"""The spec's (§3) spectral grouping of the corruptions."""
+"""The spectral grouping of the corruptions (docs/metrics.md)."""
 
 # The canonical order of the CIFAR-10-C / ImageNet-C release.
 CORRUPTION_NAMES: tuple[str, ...] = (

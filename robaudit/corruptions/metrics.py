@@ -1,4 +1,4 @@
-"""Aggregates of the corruption probe (spec §3): means by corruption, category, severity, overall,
+"""Aggregates of the corruption probe (docs/metrics.md): means by corruption, category, severity, overall,
 and the mCE-style error relative to a baseline report.
 
 Accuracies arrive as ``{corruption: {"1": acc, ..., "5": acc}}`` (severity keys are strings, as

@@ -29,6 +29,7 @@ from robaudit.config import setting
 from robaudit.errors import RobauditError
 from robaudit.probes.adversarial_spectrum import render
 from robaudit.probes.adversarial_spectrum.section import AdversarialMetrics
+from robaudit.probes.adversarial_spectrum.selection import draw_targets, find_exemplars, select_images
 from robaudit.probes.base import PROBES, Probe, ProbeContext, ProbeResult
 
 NAME = "adversarial_spectrum"
@@ -54,40 +55,9 @@ class AdversarialSettings:
                              minimum=0)
 
 
-def select_images(ctx: ProbeContext, n: int) -> dict[str, Any]:
-    """The first n correctly classified images of a seeded permutation of ctx.data.
-
-    Returns indices (n',) int64, labels (n',) and how many images were examined and skipped
-    (misclassified) before the n-th correct one (n' < n only if the data runs out).
-    """
-    order = torch.randperm(len(ctx.data), generator=ctx.generator("adversarial", "subset"))
-    chosen: list[Tensor] = []
-    labels: list[Tensor] = []
-    examined = skipped = 0
-    for chunk in order.split(max(1, min(n, ctx.batch_size))):  # bounded memory per chunk
-        x, y = ctx.load(chunk)
-        correct = (ctx.predict_logits(x).argmax(dim=1) == y).cpu()
-        need = n - sum(len(c) for c in chosen)
-        cut = len(chunk)
-        running = correct.cumsum(0)
-        if int(running[-1]) >= need:
-            cut = int(torch.nonzero(running == need)[0]) + 1
-        chosen.append(chunk[:cut][correct[:cut]])
-        labels.append(y.cpu()[:cut][correct[:cut]])
-        examined += cut
-        skipped += int((~correct[:cut]).sum())
-        if sum(len(c) for c in chosen) >= n:
-            break
-    return {"indices": torch.cat(chosen).numpy(), "labels": torch.cat(labels).numpy(),
-            "examined": examined, "skipped": skipped}
-
-
-def draw_targets(ctx: ProbeContext, indices: Tensor, labels: Tensor, num_classes: int) -> Tensor:
-    """A seeded random wrong class per image, drawn for every data index at once so a given
-    image gets the same target for every model (whatever else it classifies correctly)."""
-    generator = ctx.generator("adversarial", "targets")
-    offsets = torch.randint(1, num_classes, (len(ctx.data),), generator=generator)
-    return (labels + offsets[indices]) % num_classes
+def reached(size: Tensor, winner: Tensor) -> Tensor:
+    """(N,) bool: a verified perturbation found by an attack, not just the starting blend."""
+    return torch.isfinite(size) & (winner != ATTACKS.index("start"))
 
 
 def bookkeeping(units: list[dict[str, Any]], winner: np.ndarray, used: list[str]) -> dict[str, Any]:
@@ -106,12 +76,14 @@ def bookkeeping(units: list[dict[str, Any]], winner: np.ndarray, used: list[str]
 
 @dataclass
 class Batch:
-    """One unit of work: its number, data indices (n,), labels (n,), targets (n,) or None."""
+    """One unit of work: its number, data indices (n,), labels (n,), targets (n,) or None, and
+    per image the data index of its starting exemplar (n,), −1 where there is none."""
 
     number: int
     indices: Tensor
     labels: Tensor
     targets: Tensor | None
+    exemplars: Tensor
 
 
 @PROBES.register(NAME)
@@ -141,13 +113,16 @@ class AdversarialSpectrumProbe(Probe):
         if int(labels.max()) >= k:
             raise RobauditError(
                 f"dataset labels go up to {int(labels.max())} but the model has {k} classes")
-        targets = draw_targets(ctx, indices, labels, k) if self.settings.targeted else None
+        # Untargeted searches start towards the seeded wrong class too (any wrong class will do).
+        start_classes = draw_targets(ctx, indices, labels, k)
+        targets = start_classes if self.settings.targeted else None
+        exemplars = self._exemplars(ctx, start_classes)
         units: list[dict[str, Any]] = []
         sanity: dict[str, Any] = {}
         starts = range(0, len(indices), protocol.batch_size)
         for b, start in enumerate(ctx.track(starts, "adversarial search", len(starts))):
             sl = slice(start, start + protocol.batch_size)
-            batch = Batch(b, indices[sl], labels[sl], None if targets is None else targets[sl])
+            batch = Batch(b, indices[sl], labels[sl], None if targets is None else targets[sl], exemplars[sl])
             name = f"batch={b}/start={start}/size={protocol.batch_size}"
             units.append(ctx.cache.get_or_compute(
                 name, partial(self._attack_batch, ctx, protocol, batch)))
@@ -155,6 +130,13 @@ class AdversarialSpectrumProbe(Probe):
                 sanity = ctx.cache.get_or_compute(
                     "sanity", partial(self._sanity, ctx, protocol, batch, units[0]))
         return self._summarise(ctx, protocol, sel, targets, units, sanity)
+
+    def _exemplars(self, ctx: ProbeContext, start_classes: Tensor) -> Tensor:
+        """Per attacked image, the data index of an image the model assigns to its start class."""
+        unit = ctx.cache.get_or_compute(f"exemplars/classes={sorted(set(start_classes.tolist()))}",
+                                        partial(find_exemplars, ctx, start_classes))
+        lookup = dict(zip(np.asarray(unit["classes"]).tolist(), np.asarray(unit["index"]).tolist(), strict=True))
+        return torch.tensor([lookup[c] for c in start_classes.tolist()], dtype=torch.long)
 
     def _attack_batch(self, ctx: ProbeContext, protocol: Protocol, batch: Batch) -> dict[str, Any]:
         """Search one batch; keep per-image sizes/winners and the spectra, not the images."""
@@ -164,8 +146,10 @@ class AdversarialSpectrumProbe(Probe):
         search = MinimalSearch(counting, protocol, self.settings.norm,
                                ctx.generator("adversarial", "search", batch.number), dev)
         targets = None if batch.targets is None else batch.targets.to(dev)
-        res = search.run(x, batch.labels.to(dev), targets)
-        d = (res.x_adv - x)[torch.isfinite(res.size)]
+        has = batch.exemplars >= 0
+        starts, _ = ctx.load(torch.where(has, batch.exemplars, batch.indices))
+        res = search.run(x, batch.labels.to(dev), targets, (starts, has.to(dev)))
+        d = (res.x_adv - x)[reached(res.size, res.winner).to(x.device)]
         h, w = x.shape[-2:]
         if len(d):
             power_sum = spectral.power_spectrum(d).double() * len(d)
@@ -186,8 +170,8 @@ class AdversarialSpectrumProbe(Probe):
         """The sanity checks on the first batch's first ``sanity_images`` images."""
         m = protocol.sanity_images
         x, _ = ctx.load(batch.indices[:m])
-        sizes = np.asarray(first["size"])
-        finite = sizes[np.isfinite(sizes)]
+        sizes = np.asarray(first["size"], dtype=np.float64)
+        finite = sizes[reached(torch.from_numpy(sizes), torch.from_numpy(np.asarray(first["winner"]))).numpy()]
         median = float(np.median(finite)) if len(finite) else float("inf")
         counting = CountingModel(ctx.model)
         dev = ctx.device
@@ -205,8 +189,10 @@ class AdversarialSpectrumProbe(Probe):
         winner = np.concatenate([np.asarray(u["winner"]) for u in units]).astype(np.int8)
         sums = torch.from_numpy(np.concatenate([np.asarray(u["radial_sums"]) for u in units]))
         n_ok = int(np.isfinite(size).sum())
+        ok = reached(torch.from_numpy(size), torch.from_numpy(winner)).numpy()
+        n_reached = int(ok.sum())
         power = np.sum([np.asarray(u["power_sum"], dtype=np.float64) for u in units], axis=0)
-        power = power / max(1, n_ok)
+        power = power / max(1, n_reached)
         f05, radii, cumulative = f05_metrics(torch.from_numpy(power), sums, self.settings.bootstrap,
                                              ctx.generator("adversarial", "bootstrap"))
         success_rate = n_ok / len(size)
@@ -217,9 +203,11 @@ class AdversarialSpectrumProbe(Probe):
         metrics = {
             "norm": norm, "targeted": self.settings.targeted,
             "protocol": protocol.to_json(norm) | {"norm": norm, "targeted": self.settings.targeted},
-            "f_05": f05 | {"n_images": n_ok, "reason": reason},
-            **size_stats(size, norm),
+            "f_05": f05 | {"n_images": n_reached, "reason": reason},
+            **size_stats(np.where(ok, size, np.inf), norm),
             "success_rate": success_rate, "n_attacked": len(size), "n_success": n_ok,
+            "n_not_reached": n_ok - n_reached,
+            "clean_accuracy": 1 - int(sel["skipped"]) / max(1, int(sel["examined"])),
             "n_skipped": int(sel["skipped"]), "n_examined": int(sel["examined"]),
             **bookkeeping(units, winner, list(protocol.attacks_for(norm))),
             "sanity": flags, "sanity_details": sanity["details"], "suspect": any(flags.values()),
@@ -237,6 +225,10 @@ class AdversarialSpectrumProbe(Probe):
         }
         notes = [f"sanity check failed: {name}; sizes and f_0.5 are suspect"
                  for name, on in flags.items() if on]
+        if n_ok > n_reached:
+            notes.append(f"budget shortfall: the attacks did not improve on the starting blend for "
+                         f"{n_ok - n_reached} of {len(size)} images; sizes and f_0.5 use the other "
+                         f"{n_reached} (a larger --steps or --restarts reaches more)")
         return ProbeResult(self.name, self.settings_json(), metrics, arrays, notes)
 
     def plot(self, result: ProbeResult, out_dir: Path) -> list[Path]:

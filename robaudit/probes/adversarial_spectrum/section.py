@@ -106,6 +106,10 @@ class AdversarialMetrics(Section):
     success_rate: float = metric(unit="fraction", label="verified success rate", direction="higher", ge=0.0, le=1.0)
     n_attacked: int = _count("images attacked")
     n_success: int = _count("images with a verified adversarial")
+    n_not_reached: int = metric(unit="count", label="images the attacks did not improve within the budget",
+                                direction="lower", ge=0)
+    clean_accuracy: float = metric(unit="fraction", label="clean accuracy on the images examined",
+                                   direction="higher", ge=0.0, le=1.0)
     n_skipped: int = _count("misclassified images skipped")
     n_examined: int = _count("images examined to find the correctly classified ones")
     winner_counts: dict[str, int]

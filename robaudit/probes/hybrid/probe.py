@@ -34,6 +34,7 @@ MAX_GRID = math.sqrt(2)  # the corner of the spectrum, in Nyquist fractions
 # cache, about 5× faster than one large chunk for 32×32 images; large on a GPU.
 CHUNK_BYTES = {"cpu": 16 * 2**20, "cuda": 512 * 2**20}
 COUNTS = ("hits_low", "hits_high", "soft_low", "soft_high")
+WHAT = "--hybrid-grid (hybrid.grid)"  # how grid errors name the setting
 
 
 def parse_grid(text: Any) -> list[float]:
@@ -49,7 +50,7 @@ def parse_grid(text: Any) -> list[float]:
     if text.startswith("uniform:"):
         count = text.split(":", 1)[1].strip()
         if not count.isdigit() or int(count) < 2:
-            raise RobauditError(f"hybrid grid {text!r}: uniform:N needs a whole number N ≥ 2 of points")
+            raise RobauditError(f"{WHAT} {text!r}: uniform:N needs a whole number N ≥ 2 of points")
         return np.linspace(0.0, 1.0, int(count)).tolist()
     return _checked_grid(text.split(","), repr(text))
 
@@ -59,9 +60,9 @@ def _checked_grid(values: Any, shown: str) -> list[float]:
         grid = sorted(float(v) for v in values if str(v).strip())
     except (TypeError, ValueError):
         raise RobauditError(
-            f"hybrid grid {shown} is not paper, extended, uniform:N or comma-separated numbers") from None
+            f"{WHAT} {shown} is not paper, extended, uniform:N or comma-separated numbers") from None
     if len(grid) < 2 or not all(math.isfinite(v) for v in grid) or grid[0] < 0 or grid[-1] > MAX_GRID + 1e-9:
-        raise RobauditError(f"hybrid grid {shown} needs at least 2 values in [0, 1.414] (Nyquist fractions)")
+        raise RobauditError(f"{WHAT} {shown} needs at least 2 values in [0, 1.414] (Nyquist fractions)")
     return grid
 
 
