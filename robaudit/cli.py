@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     (one line naming the exception and the file holding its traceback), 130 interrupted."""
     from typer import Abort
 
-    from robaudit.errors import describe_exception, one_line
+    from robaudit.errors import describe_exception
 
     try:  # recent typer carries its own copy of click; older releases use click itself
         from typer._click.exceptions import ClickException
@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         code = build_app()(args=argv, standalone_mode=False)  # exceptions reach us, not click's handlers
         return code if isinstance(code, int) else 0
     except RobauditError as exc:
-        err_console.print(f"[red]error:[/] {one_line(exc)}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)  # a line per problem
         return exc.exit_code
     except ClickException as exc:  # usage errors: click's own message, exit 2
         exc.show()

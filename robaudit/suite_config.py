@@ -164,5 +164,8 @@ def assemble_config(values: dict[str, Any], sets: list[str] | None = None, prese
     for probe, fields in parse_set_options(sets or []).items():
         options.setdefault(probe, {}).update(fields)
     config = build_settings(SuiteConfig, suite | {"probe_options": options}, "score")
-    config.probe_settings()  # validate every probe option now, before any work
+    settings = config.probe_settings()  # validate every probe option now, before any work
+    config.probe_options = {name: {key: getattr(settings[name], key) if name in settings else value
+                                   for key, value in given_options.items()}
+                            for name, given_options in config.probe_options.items()}
     return config

@@ -86,6 +86,7 @@ def write_small_cnn(path: Path, seed: int, width: float = 0.25, num_classes: int
     from robaudit.references.checkpoint import build_net, make_checkpoint, save_torch
 
     info = {"input_size": [3, 32, 32], "num_classes": num_classes, "mean": [0.5] * 3, "std": [0.25] * 3,
+            "class_names": [f"class{i}" for i in range(num_classes)],
             "name": path.stem, **meta,
             "arch": ArchSpec("small-cnn", num_classes=num_classes, width=width).to_json(), "prefilter": []}
     torch.manual_seed(seed)
@@ -95,3 +96,22 @@ def write_small_cnn(path: Path, seed: int, width: float = 0.25, num_classes: int
             net.backbone.fc.bias.fill_(float("nan"))  # type: ignore[union-attr, operator]
     save_torch(make_checkpoint(net, info), path)
     return path
+
+
+def assert_same_metrics(a: object, b: object, where: str = "probes") -> None:
+    """Equal report sections: exact for counts, flags and text; floats to 1e-6 relative, since a
+    different CPU thread count (e.g. worker processes) changes float summation order only."""
+    import math
+
+    if isinstance(a, dict) and isinstance(b, dict):
+        assert a.keys() == b.keys(), f"{where}: keys differ"
+        for key in a:
+            assert_same_metrics(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, list) and isinstance(b, list):
+        assert len(a) == len(b), f"{where}: lengths differ"
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_same_metrics(x, y, f"{where}.{i}")
+    elif isinstance(a, float) and isinstance(b, float):
+        assert math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9), f"{where}: {a} != {b}"
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"

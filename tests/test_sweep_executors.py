@@ -9,6 +9,7 @@ import pytest
 
 from robaudit.sweep import run_sweep
 from robaudit.sweep.executors import ExecutorOptions
+from tests.conftest import assert_same_metrics
 from tests.test_sweep_zoo import make_zoo_folder, write_zoo
 
 REMOTE = [  # (executor, options): a Ray instance started here, submitit's local executor
@@ -58,7 +59,7 @@ def test_remote_executors_match_local(zoo_and_local: tuple[Path, Path], executor
     remote, here = reports(out), reports(local)
     assert sorted(remote) == sorted(here) == ["a", "b"]
     for name in here:
-        assert remote[name]["probes"] == here[name]["probes"]
+        assert_same_metrics(remote[name]["probes"], here[name]["probes"])
         files = {p.relative_to(local / "models" / name).as_posix() for p in (local / "models" / name).rglob("*")}
         assert files == {p.relative_to(out / "models" / name).as_posix() for p in (out / "models" / name).rglob("*")}
     assert (out / "leaderboard.csv").is_file()
