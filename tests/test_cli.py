@@ -98,7 +98,7 @@ CLI_ERRORS = [
     (lambda tmp, m: ["check", write(tmp, "r.json", "{"), "--policy", write(tmp, "p.yaml", "rules: [")],
      "not valid JSON"),
     (lambda tmp, m: ["check", write(tmp, "r.json", '{"schema_version": "1.0", "probes": {}}'),
-                     "--policy", write(tmp, "p.yaml", "rules:\n  - {metric: probes.x, max: 1}")], "not in the report"),
+                     "--policy", write(tmp, "p.yaml", "rules:\n  - {metric: probes.x, max: 1}")], "schema version"),
     (lambda tmp, m: ["models", "--source", "timmm"], "Did you mean: timm"),
 ]
 if not __import__("torch").cuda.is_available():
@@ -146,3 +146,14 @@ def test_published_schemas_are_generated_from_the_report_model() -> None:
 
     docs = Path(__file__).parents[1] / "docs" / "report.schema.json"
     assert json.loads(docs.read_text()) == json.loads(SCHEMA_PATH.read_text()) == report_schema()
+
+
+def test_quiet_check_still_reports_failing_rules_on_stderr(
+        tmp_path: Path, tiny_model: str, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "card"
+    assert run(["score", "-m", tiny_model, "-o", out, *FAST]) == 0
+    policy = write(tmp_path, "p.yaml", "rules:\n  - metric: probes.hybrid.curves.p_low.0\n    min: 2\n")
+    capsys.readouterr()
+    assert run(["check", out / "report.json", "--policy", policy, "--quiet"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "policy failed: probes.hybrid.curves.p_low.0" in captured.err

@@ -41,8 +41,11 @@ BAD = [
     ("rules: []", "non-empty 'rules:'"),
     ("something: else", "non-empty 'rules:'"),
     ("rules:\n  - {max: 1}", "needs a 'metric:'"),
-    ("rules:\n  - {metric: a.b}", "needs min or max"),
-    ("rules:\n  - {metric: a.b, max: high}", "must be a number"),
+    ("rules:\n  - {metric: a.b}", "needs min, max, equals or better_than"),
+    ("rules:\n  - {metric: a.b, max: high}", "must be a finite number"),
+    ("rules:\n  - {metric: a.b, max: .nan}", "must be a finite number"),
+    ("rules:\n  - {metric: a.b, min: 2, max: 1}", "min 2 > max 1"),
+    ("rules:\n  - {metric: a.b, equals: maybe}", "equals must be true, false or a number"),
     ("rules:\n  - {metric: a.b, maximum: 1}", "unknown key 'maximum'"),
     ("!!python/object/apply:os.system ['echo unsafe']", "not valid YAML"),  # safe_load refuses tags
 ]
@@ -68,3 +71,13 @@ def test_junit_has_one_case_per_rule_and_failures_marked(tmp_path: Path) -> None
     assert suite.tag == "testsuite" and suite.get("tests") == "2" and suite.get("failures") == "1"
     cases = suite.findall("testcase")
     assert [c.find("failure") is not None for c in cases] == [False, True]
+
+
+def test_a_boolean_metric_is_gated_with_equals() -> None:
+    from robaudit.policy import Rule, evaluate
+
+    report = {"probes": {"adversarial_spectrum": {"suspect": True, "success_rate": 1.0}}}
+    assert not evaluate(report, [Rule("probes.adversarial_spectrum.suspect", equals=False)])["passed"]
+    assert evaluate(report, [Rule("probes.adversarial_spectrum.suspect", equals=True)])["passed"]
+    with pytest.raises(RobauditError, match="equals must match"):
+        evaluate(report, [Rule("probes.adversarial_spectrum.success_rate", equals=True)])

@@ -67,8 +67,7 @@ def test_torchrun_two_cpu_processes_train_and_write_a_loadable_checkpoint(tmp_pa
     # rank 0 alone logs: one line per epoch and one "wrote"
     assert proc.stderr.count("wrote ") == 1
     assert all(proc.stderr.count(f"epoch {i}: loss") == 1 for i in range(1, EPOCHS + 1))
-    state = torch.load(Path(f"{out}.state"), map_location="cpu", weights_only=True)
-    assert state["epoch"] == EPOCHS and state["curve"] == meta["curve"]
+    assert not Path(f"{out}.state").exists()  # a finished run removes its resume state
 
     model = load_model(f"file:{out}", device="cpu")
     x = torch.from_numpy(np.load(npz)["x"][:5]).float() / 255  # the model takes images in [0, 1]
