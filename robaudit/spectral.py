@@ -90,7 +90,7 @@ def power_spectrum(d: Tensor) -> Tensor:
     """Mean power spectrum of perturbations d (N, C, H, W): (H, W), unshifted, DC set to 0.
 
     Per image and channel the spatial mean is removed, P = |fft2(d)|² with no window, then
-    averaged over images and channels (spec §2).
+    averaged over images and channels (docs/metrics.md, adversarial spectrum).
     """
     centred = d - d.mean(dim=(-2, -1), keepdim=True)
     power = torch.fft.fft2(centred.double()).abs().pow(2).mean(dim=(0, 1))

@@ -17,7 +17,7 @@ import typer
 
 from robaudit.corruptions import CORRUPTION_NAMES, CORRUPTIONS, apply_corruption
 from robaudit.corruptions.constants import pick_reference
-from robaudit.probes.base import seeded_generator
+from robaudit.seeding import seeded_generator
 
 Opt = typer.Option
 

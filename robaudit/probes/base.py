@@ -142,6 +142,7 @@ class Probe(ABC):
     ``run``; ``plot``, ``markdown`` and ``summary_rows`` delegate to the probe's render module."""
 
     name: ClassVar[str]
+    renderer: ClassVar[Any] = None  # the probe's render module: plot(), markdown(), summary_rows()
     Settings: ClassVar[type]
     Metrics: ClassVar[type[Section]]
 
@@ -176,15 +177,15 @@ class Probe(ABC):
 
     def plot(self, result: ProbeResult, out_dir: Path) -> list[Path]:
         """Write the probe's PNG figures into ``out_dir``; return their paths."""
-        return []
+        return list(self.renderer.plot(result, out_dir)) if self.renderer else []
 
     def markdown(self, result: ProbeResult, plots: list[Path]) -> str:
         """The probe's section of report.md."""
-        return ""
+        return str(self.renderer.markdown(result, plots)) if self.renderer else ""
 
     def summary_rows(self, result: ProbeResult) -> list[tuple[str, str]]:
         """(metric, value) rows for the terminal summary table."""
-        return []
+        return list(self.renderer.summary_rows(result)) if self.renderer else []
 
 
 PROBES: Registry[type[Probe]] = Registry("probe")

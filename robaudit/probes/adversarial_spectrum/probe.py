@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -91,6 +90,7 @@ class AdversarialSpectrumProbe(Probe):
     name = NAME
     Settings = AdversarialSettings
     Metrics = AdversarialMetrics
+    renderer: ClassVar[Any] = render
     settings: AdversarialSettings
 
     def protocol(self) -> Protocol:
@@ -231,11 +231,3 @@ class AdversarialSpectrumProbe(Probe):
                          f"{n_reached} (a larger --steps or --restarts reaches more)")
         return ProbeResult(self.name, self.settings_json(), metrics, arrays, notes)
 
-    def plot(self, result: ProbeResult, out_dir: Path) -> list[Path]:
-        return render.plot(result, out_dir)
-
-    def markdown(self, result: ProbeResult, plots: list[Path]) -> str:
-        return render.markdown(result, plots)
-
-    def summary_rows(self, result: ProbeResult) -> list[tuple[str, str]]:
-        return render.summary_rows(result)

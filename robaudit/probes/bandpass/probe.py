@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -58,6 +58,7 @@ class BandpassProbe(Probe):
     name = "bandpass"
     Settings = BandpassSettings
     Metrics = BandpassMetrics
+    renderer: ClassVar[Any] = render
     settings: BandpassSettings
 
     def run(self, ctx: ProbeContext) -> ProbeResult:
@@ -99,14 +100,6 @@ class BandpassProbe(Probe):
         arrays = {name: np.asarray(values, dtype=np.float64) for name, values in curves.items()}
         return ProbeResult(self.name, self.settings_json(), metrics, arrays)
 
-    def plot(self, result: ProbeResult, out_dir: Any) -> list[Any]:
-        return render.plot(result, out_dir)
-
-    def markdown(self, result: ProbeResult, plots: list[Any]) -> str:
-        return render.markdown(result, plots)
-
-    def summary_rows(self, result: ProbeResult) -> list[tuple[str, str]]:
-        return render.summary_rows(result)
 
 
 def _filter(x: Tensor, cell: GridCell, start: int) -> Tensor:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -89,6 +88,7 @@ class CorruptionProbe(Probe):
     name = NAME
     Settings = CorruptionSettings
     Metrics = CorruptionMetrics
+    renderer: ClassVar[Any] = render
     settings: CorruptionSettings
 
     def run(self, ctx: ProbeContext) -> ProbeResult:
@@ -195,11 +195,3 @@ class CorruptionProbe(Probe):
             flags.append(f"{h}×{w} images use the {ref} px corruption table with lengths scaled by {scale:.3f}")
         return ProbeResult(self.name, self.settings_json(), out, arrays, flags)
 
-    def plot(self, result: ProbeResult, out_dir: Path) -> list[Path]:
-        return render.plot(result, out_dir)
-
-    def markdown(self, result: ProbeResult, plots: list[Path]) -> str:
-        return render.markdown(result, plots)
-
-    def summary_rows(self, result: ProbeResult) -> list[tuple[str, str]]:
-        return render.summary_rows(result)

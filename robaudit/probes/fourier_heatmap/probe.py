@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -109,6 +109,7 @@ class FourierHeatmapProbe(Probe):
     name = "fourier_heatmap"
     Settings = FourierHeatmapSettings
     Metrics = FourierHeatmapMetrics
+    renderer: ClassVar[Any] = render
     settings: FourierHeatmapSettings
 
     def run(self, ctx: ProbeContext) -> ProbeResult:
@@ -147,11 +148,3 @@ class FourierHeatmapProbe(Probe):
         out = x[None] + eps * signs[..., None, None] * basis[:, None, None]
         return out.clamp_(0.0, 1.0)
 
-    def plot(self, result: ProbeResult, out_dir: Any) -> list[Any]:
-        return render.plot(result, out_dir)
-
-    def markdown(self, result: ProbeResult, plots: list[Any]) -> str:
-        return render.markdown(result, plots)
-
-    def summary_rows(self, result: ProbeResult) -> list[tuple[str, str]]:
-        return render.summary_rows(result)

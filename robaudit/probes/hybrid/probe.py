@@ -11,8 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -116,6 +115,7 @@ class HybridProbe(Probe):
     name = NAME
     Settings = HybridSettings
     Metrics = HybridMetrics
+    renderer: ClassVar[Any] = render
     settings: HybridSettings
 
     def run(self, ctx: ProbeContext) -> ProbeResult:
@@ -201,14 +201,6 @@ class HybridProbe(Probe):
                    "high_index": torch.stack([high for _, high in pairs]).numpy().astype(np.int64)}
         return ProbeResult(self.name, self.settings_json(), metrics, arrays, flags)
 
-    def plot(self, result: ProbeResult, out_dir: Path) -> list[Path]:
-        return render.plot(result, out_dir)
-
-    def markdown(self, result: ProbeResult, plots: list[Path]) -> str:
-        return render.markdown(result, plots)
-
-    def summary_rows(self, result: ProbeResult) -> list[tuple[str, str]]:
-        return render.summary_rows(result)
 
 
 def reversal(grid_cpp: Tensor, diff: np.ndarray, refusal: str | None) -> tuple[dict[str, Any], list[str]]:
