@@ -81,3 +81,15 @@ def test_a_boolean_metric_is_gated_with_equals() -> None:
     assert evaluate(report, [Rule("probes.adversarial_spectrum.suspect", equals=True)])["passed"]
     with pytest.raises(RobauditError, match="equals must match"):
         evaluate(report, [Rule("probes.adversarial_spectrum.success_rate", equals=True)])
+
+
+def test_the_example_policy_names_declared_metrics() -> None:
+    """Every key in examples/policy.yaml is a metric some probe declares, with the unit and direction used."""
+    from robaudit.policy import load_policy
+    from robaudit.report_schema import metric_infos
+
+    rules = load_policy(Path(__file__).parents[1] / "examples" / "policy.yaml")
+    declared = metric_infos()
+    assert all(rule.metric in declared for rule in rules), [r.metric for r in rules if r.metric not in declared]
+    assert declared["probes.bandpass.f_lp50.cycles_per_pixel"].unit == "cycles_per_pixel"
+    assert declared["probes.corruptions.overall_mean"].direction == "higher"
