@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -33,13 +36,32 @@ class EmbeddedModelSource(ModelSource):
         if name != "cnn":
             raise RobauditError(f"unknown embedded model {name!r}; the only one is embedded:cnn")
         path = embedded_model_path()
-        if not path.exists():
-            train_embedded_model(path)
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with _exclusive(path.with_name(path.name + ".lock")):  # one process trains, the others wait and reuse
+            if not path.exists():
+                train_embedded_model(path)
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # a truncated or foreign file in the cache: say how to recover
+            raise RobauditError(f"the cached embedded model {path} is unreadable ({type(exc).__name__}); "
+                                "delete it and run again to retrain it") from None
         net, info = local.build_from_payload(payload, "embedded:cnn")
         info.source = "embedded"
         info.extra["checkpoint"] = str(path)
         return net, info
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``lock_path`` (waits for another holder)."""
+    import fcntl
+
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def load_model(
