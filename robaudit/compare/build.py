@@ -44,7 +44,8 @@ def _rows(entries: list[ModelEntry], columns: list[Column], board: Board, out: P
 def _series(rows: list[Row], columns: dict[str, Column], key: str) -> figures.Series:
     values = [r.values.get(key) if r.status == "done" else None for r in rows]
     unit = columns[key].unit
-    label = columns[key].label + (f" ({unit.replace('_', ' ')})" if unit and unit != "fraction" else "")
+    suffix = f" ({unit.replace('_', ' ')})" if unit and unit != "fraction" else ""
+    label = columns[key].label if columns[key].label.endswith(suffix) else columns[key].label + suffix
     return figures.Series(np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64), label)
 
 

@@ -8,6 +8,7 @@ validated SuiteConfig exactly as `score` does.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,7 @@ def resolve_path(text: str, base_dir: Path) -> str:
     if text.startswith("fetch:"):
         return text
     path = Path(text).expanduser()
-    return str(path if path.is_absolute() else base_dir / path)
+    return os.path.normpath(path if path.is_absolute() else base_dir / path)
 
 
 def resolve_spec_path(spec: str, base_dir: Path) -> str:
