@@ -89,8 +89,9 @@ def check_value(info: SettingInfo, value: Any, where: str) -> Any:
     if info.parse is not None and value is not None and not _already_typed(value, info.type):
         try:
             value = info.parse(value)
-        except RobauditError as exc:
-            raise RobauditError(f"{label}: {exc}") from None
+        except RobauditError as exc:  # name the setting unless the parser already did
+            named = info.flag is not None and f"--{info.flag}" in str(exc)
+            raise RobauditError(str(exc) if named else f"{label}: {exc}") from None
     value = coerce(value, info.type, label)
     if info.choices is not None and value is not None and value not in info.choices:
         raise RobauditError(f"{label} must be one of {', '.join(info.choices)}, not {value!r}."
