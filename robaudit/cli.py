@@ -202,6 +202,7 @@ _ERROR_LOG_DIR: list[Path | None] = [None]  # the report folder of the running c
 
 def _write_traceback(exc: BaseException) -> Path:
     """Save the full traceback of an internal error; returns where (OUT/ or $ROBAUDIT_HOME/)."""
+    import tempfile
     import traceback
 
     from robaudit.atomic import atomic_write_text
@@ -217,15 +218,9 @@ def _write_traceback(exc: BaseException) -> Path:
             return path
         except (OSError, RobauditError):
             continue
-    path = Path(tempfile_dir()) / "robaudit-error.log"
+    path = Path(tempfile.gettempdir()) / "robaudit-error.log"  # nowhere else was writable
     path.write_text(text)
     return path
-
-
-def tempfile_dir() -> str:
-    import tempfile
-
-    return tempfile.gettempdir()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,7 +34,7 @@ from robaudit.seeding import seeded_generator
 T = TypeVar("T")
 
 __all__ = ["PROBES", "GridCell", "Probe", "ProbeContext", "ProbeOutputError", "ProbeResult",
-           "ResultCache", "Unit", "seeded_generator", "sum_units"]
+           "ResultCache", "Unit", "sum_units"]
 
 
 @dataclass
