@@ -108,7 +108,7 @@ def test_robustbench_loads_a_checkpoint_from_model_dir(tmp_path: Path) -> None:
     folder = tmp_path / "cifar10" / "Linf"
     folder.mkdir(parents=True)
     torch.save({"state_dict": net.state_dict()}, folder / f"{name}.pt")
-    model = load_model(f"robustbench:{name}", model_dir=tmp_path)
+    model = load_model(f"robustbench:cifar10/Linf/{name}", model_dir=tmp_path)
     assert model.info.input_size == (3, 32, 32) and model.info.num_classes == 10
     assert model(torch.rand(1, 3, 32, 32)).shape == (1, 10)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from robaudit.models import local, sources  # noqa: F401  (register the sources)
+from robaudit.models import local, robustbench_source, sources  # noqa: F401  (register the sources)
 from robaudit.models.base import MODEL_SOURCES, LoadOptions, ModelSource, parse_spec
 from robaudit.models.wrapper import AuditedModel, ModelInfo, resolve_device
 

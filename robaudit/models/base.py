@@ -92,6 +92,7 @@ def load_weights_into(net: nn.Module, path: Path) -> None:
 
 
 def offline_error(what: str, exc: BaseException, hint: str) -> RobauditError:
-    """A clear error for a failed download (no network, missing file in the hub cache)."""
-    reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+    """A clear one-line error for a failed download (no network, missing file in the hub cache);
+    the reason is the exception's whole first line, not cut."""
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return RobauditError(f"could not download {what} ({reason}); {hint}")

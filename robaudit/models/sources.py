@@ -1,12 +1,12 @@
-"""Remote model zoos: torchvision, timm and RobustBench (each also accepts local weights)."""
+"""Remote model zoos: torchvision and timm (each also accepts local weights); RobustBench is in
+``robustbench_source.py``."""
 
 from __future__ import annotations
-
-import os
 
 from torch import nn
 
 from robaudit.errors import RobauditError
+from robaudit.models import hub
 from robaudit.models.base import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -78,8 +78,10 @@ class TorchvisionSource(ModelSource):
 
 @MODEL_SOURCES.register("timm")
 class TimmSource(ModelSource):
-    """``timm:NAME`` with pretrained weights from the hub; ``--weights PATH`` for a local file.
-    Mean, std, input size, crop and interpolation come from the model's pretrained config."""
+    """``timm:NAME`` or ``timm:NAME.TAG`` with pretrained weights from the local cache or the hub;
+    ``--weights PATH`` for a local file. Mean, std, input size, crop and interpolation come from
+    the pretrained config of the tag (timm's default tag when none is given), recorded in
+    ``extra["pretrained_cfg"]``."""
 
     prefix = "timm"
     description = "timm models (pretrained config gives mean/std/input size)"
@@ -96,16 +98,10 @@ class TimmSource(ModelSource):
         if not timm.is_model(name.split(".")[0]):
             raise _unknown("timm", name, timm.list_models(), "See `robaudit models --source timm`.")
         local = options.weights
-        try:
-            net = timm.create_model(name, pretrained=local is None)
-        except Exception as exc:  # hub errors vary: LocalEntryNotFoundError, OSError, HTTPError
-            raise offline_error(
-                f"timm weights for {name}", exc,
-                "pass --weights PATH to a local state dict (or set HF_HUB_OFFLINE=1 with a filled hub cache)",
-            ) from None
+        net = timm.create_model(name, pretrained=False) if local else _pretrained_timm(name)
         if local:
             load_weights_into(net, local)
-        config = resolve_data_config({}, model=net, use_test_size=True)  # eval-time size
+        config = resolve_data_config({}, model=net, use_test_size=True)  # the tag's eval-time recipe
         info = ModelInfo(
             spec=f"timm:{name}", source="timm", name=name,
             input_size=tuple(config["input_size"]),
@@ -113,75 +109,36 @@ class TimmSource(ModelSource):
             mean=tuple(config["mean"]), std=tuple(config["std"]),
             crop_pct=float(config.get("crop_pct", 0.875)),
             interpolation=str(config.get("interpolation", "bicubic")),
-            extra={"weights": str(local) if local else "pretrained"},
+            extra={"weights": str(local) if local else "pretrained", **_config_origin(name, net, local)},
         )
         return net, info
 
 
-ROBUSTBENCH_SIZES = {"cifar10": (3, 32, 32), "cifar100": (3, 32, 32), "imagenet": (3, 224, 224)}
-ROBUSTBENCH_CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet": 1000}
+def _pretrained_timm(name: str) -> nn.Module:
+    """timm model ``name`` with its pretrained weights: read from the local cache when there,
+    else downloaded (after :func:`hub.ensure_available` has checked that a download can work)."""
+    import timm
+
+    cached = hub.ensure_available(name, hub.local_file_hint(f"timm:{name}"))
+    overlay = {"state_dict": hub.read_weights(cached)} if cached else None
+    try:
+        return timm.create_model(name, pretrained=True, pretrained_cfg_overlay=overlay)
+    except Exception as exc:  # hub errors vary: LocalEntryNotFoundError, OSError, HTTPError
+        raise offline_error(f"timm weights for {name}", exc, hub.local_file_hint(f"timm:{name}")) from None
 
 
-@MODEL_SOURCES.register("robustbench")
-class RobustBenchSource(ModelSource):
-    """``robustbench:NAME`` or ``robustbench:DATASET/THREAT/NAME`` (default cifar10/Linf).
-    ``--model-dir`` points at checkpoints already on disk as ``<dir>/<dataset>/<threat>/<name>.pt``.
-    RobustBench models take [0, 1] input (normalisation is already inside), so mean 0, std 1."""
-
-    prefix = "robustbench"
-    description = "RobustBench model zoo (DATASET/THREAT/NAME)"
-
-    def zoo(self) -> dict[str, dict[str, list[str]]]:
-        import_robustbench()
-        from robustbench.model_zoo import model_dicts
-
-        return {
-            ds.value: {tm.value: sorted(models) for tm, models in by_threat.items()}
-            for ds, by_threat in model_dicts.items()
-        }
-
-    def available(self) -> list[str]:
-        return [
-            f"{ds}/{tm}/{name}"
-            for ds, by_threat in self.zoo().items()
-            for tm, names in by_threat.items()
-            for name in names
-        ]
-
-    def build(self, name: str, options: LoadOptions) -> tuple[nn.Module, ModelInfo]:
-        parts = name.split("/")
-        dataset, threat, model_name = (["cifar10", "Linf", *parts] if len(parts) == 1 else parts)[-3:]
-        zoo = self.zoo()
-        if dataset not in zoo:
-            raise _unknown("robustbench dataset", dataset, list(zoo), f"Valid: {', '.join(zoo)}.")
-        if threat not in zoo[dataset]:
-            raise _unknown("robustbench threat", threat, list(zoo[dataset]), f"Valid: {', '.join(zoo[dataset])}.")
-        if model_name not in zoo[dataset][threat]:
-            raise _unknown(
-                f"robustbench {dataset}/{threat}", model_name, zoo[dataset][threat],
-                f"See `robaudit models --source robustbench {dataset}`.",
-            )
-        from robustbench.utils import load_model as rb_load
-
-        model_dir = options.model_dir or os.environ.get("ROBAUDIT_ROBUSTBENCH_DIR", "./models")
-        try:
-            net = rb_load(model_name=model_name, model_dir=str(model_dir), dataset=dataset, threat_model=threat)
-        except Exception as exc:  # gdown / requests errors when offline
-            raise offline_error(
-                f"RobustBench model {dataset}/{threat}/{model_name}", exc,
-                f"put the checkpoint at {model_dir}/{dataset}/{threat}/{model_name}.pt and pass --model-dir",
-            ) from None
-        info = ModelInfo(
-            spec=f"robustbench:{dataset}/{threat}/{model_name}", source="robustbench", name=model_name,
-            input_size=ROBUSTBENCH_SIZES[dataset], num_classes=ROBUSTBENCH_CLASSES[dataset],
-            mean=(0.0,), std=(1.0,),
-            extra={"dataset": dataset, "threat_model": threat,
-                   "note": "normalisation is inside the RobustBench model"},
-        )
-        if dataset == "imagenet":
-            info.mean, info.std = (0.0,), (1.0,)
-            info.crop_pct = 224 / 256
-        return net, info
+def _config_origin(name: str, net: nn.Module, local: object) -> dict[str, str]:
+    """Which pretrained config set the preprocessing (and, for local weights of an untagged name,
+    that it is timm's default tag's, which may not be the tag the weights come from)."""
+    cfg = getattr(net, "pretrained_cfg", {}) or {}
+    arch, tag = cfg.get("architecture") or name.split(".")[0], cfg.get("tag")
+    used = f"{arch}.{tag}" if tag else arch
+    origin = {"pretrained_cfg": used}
+    if local and "." not in name and tag:
+        origin["pretrained_cfg_note"] = (
+            f"input size, mean/std, crop and interpolation are those of timm's default tag {used}; "
+            f"name the tag your weights come from (timm:{arch}.TAG) if it is another")
+    return origin
 
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "import_robustbench"]
