@@ -40,7 +40,10 @@ def device_description(device: torch.device) -> dict[str, Any]:
 
 def build_report(config: SuiteConfig, model: AuditedModel, data: ImageSet, results: list[ProbeResult],
                  timings: dict[str, Any], cache_stats: dict[str, int]) -> dict[str, Any]:
-    """Assemble the JSON report (see robaudit/schema/report.schema.json)."""
+    """Assemble the JSON report (see robaudit/schema/report.schema.json). A probe served from the
+    cache keeps its compute seconds in ``timings.probes``; this run's are in ``probes_cached_run``."""
+    reruns = {r.probe: r.rerun_seconds for r in results if r.rerun_seconds is not None}
+    timings = {**timings, "probes_cached_run": {**timings.get("probes_cached_run", {}), **reruns}}
     return {
         "schema_version": SCHEMA_VERSION,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -124,6 +127,22 @@ def _md(text: object) -> str:
     return str(text).replace("`", "ˋ").replace("\n", " ")
 
 
+def _pretrained_cfg_rows(model: dict[str, Any]) -> list[str]:
+    """A row naming the pretrained config that set the preprocessing (timm models), with its caveat."""
+    used = model.get("extra", {}).get("pretrained_cfg")
+    if not used:
+        return []
+    note = model["extra"].get("pretrained_cfg_note")
+    return [f"| preprocessing | pretrained config `{_md(used)}`" + (f": {_md(note)}" if note else "") + " |"]
+
+
+def _probe_times(timings: dict[str, Any]) -> str:
+    """'hybrid 12.3 s, bandpass 4.0 s (cached: 0.2 s now)': compute time, and this run's if cached."""
+    reruns = timings.get("probes_cached_run", {})
+    return ", ".join(f"{k} {v:.1f} s" + (f" (cached: {reruns[k]:.1f} s now)" if k in reruns else "")
+                     for k, v in timings["probes"].items())
+
+
 def render_markdown(report: dict[str, Any], sections: list[str]) -> str:
     """report.md: a header with model, data and provenance, then one section per probe."""
     model, data, prov = report["model"], report["data"], report["provenance"]
@@ -134,13 +153,13 @@ def render_markdown(report: dict[str, Any], sections: list[str]) -> str:
         f"| model | `{_md(model['spec'])}` ({model['parameters']:,} parameters, input {tuple(model['input_size'])}, "
         f"{model['num_classes']} classes) |",
         f"| weights sha256 | `{model['weights_sha256'][:16]}…` |",
+        *_pretrained_cfg_rows(model),
         f"| data | `{_md(data['spec'])}` split {_md(data['split'])}, {data['num_images']} images, "
         f"sha256 `{data['sha256'][:16]}…` |",
         f"| seed | {prov['seed']} |",
         f"| device | {prov['device']['type']} ({prov['device']['name']}) |",
         f"| robaudit / torch | {prov['versions']['robaudit']} / {prov['versions']['torch']} |",
-        f"| time | {timings['total_seconds']:.1f} s total, "
-        + ", ".join(f"{k} {v:.1f} s" for k, v in timings["probes"].items()) + " |",
+        f"| time | {timings['total_seconds']:.1f} s total, " + _probe_times(timings) + " |",
         f"| created | {report['created']} |",
         "",
         "Frequencies are given in cycles per pixel (cpp) and as a fraction of Nyquist (cpp / 0.5).",

@@ -66,9 +66,11 @@ class ConfigSection(Section):
 
 class Timings(Section):
     load_seconds: float = Field(ge=0)
-    total_seconds: float = Field(ge=0)
-    probes: dict[str, float]
-    probes_cached_run: dict[str, float] = Field(default_factory=dict)
+    total_seconds: float = Field(ge=0, description="this run's wall-clock seconds")
+    probes: dict[str, float] = Field(description="compute seconds per probe; a probe served from the cache keeps "
+                                                 "the time of the run that computed it")
+    probes_cached_run: dict[str, float] = Field(
+        default_factory=dict, description="this run's seconds per probe served (in part) from the cache")
 
 
 class Provenance(Section):
