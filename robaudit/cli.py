@@ -21,6 +21,7 @@ from rich.progress import (
 from rich.table import Table
 
 from robaudit.errors import RobauditError
+from robaudit.robustbench_import import filter_known_library_warnings
 
 
 def build_app() -> typer.Typer:
@@ -235,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:  # pragma: no cover
         from click.exceptions import ClickException  # type: ignore[assignment]
 
+    filter_known_library_warnings()  # import-time deprecation notices of timm, torchvision, robustbench
     try:
         code = build_app()(args=argv, standalone_mode=False)  # exceptions reach us, not click's handlers
         return code if isinstance(code, int) else 0

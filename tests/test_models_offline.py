@@ -6,8 +6,11 @@ registry (robustbench.model_zoo.model_dicts) and torchvision's weight URLs."""
 
 from __future__ import annotations
 
+import os
 import re
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -170,3 +173,14 @@ def test_timm_local_weights_get_the_config_of_their_tag_and_say_which(resnet18_w
         assert f"default tag resnet18.{cfg.tag}" in info.extra["pretrained_cfg_note"]
     else:
         assert "pretrained_cfg_note" not in info.extra
+
+
+def test_listing_the_library_zoos_prints_no_library_warnings() -> None:
+    """Importing timm and RobustBench prints deprecation notices about their own code (torch.jit,
+    pkg_resources); the CLI hides exactly those, so a user's terminal shows no warning."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    env.pop("PYTHONWARNINGS", None)
+    for source in ("robustbench", "timm"):
+        done = subprocess.run([sys.executable, "-m", "robaudit", "models", "resnet", "--source", source],
+                              capture_output=True, text=True, env=env, timeout=300)
+        assert done.returncode == 0 and "Warning" not in done.stderr, done.stderr
