@@ -184,3 +184,25 @@ def test_listing_the_library_zoos_prints_no_library_warnings() -> None:
         done = subprocess.run([sys.executable, "-m", "robaudit", "models", "resnet", "--source", source],
                               capture_output=True, text=True, env=env, timeout=300)
         assert done.returncode == 0 and "Warning" not in done.stderr, done.stderr
+
+
+def test_timm_offline_reads_weights_from_a_filled_hub_cache(empty_caches: list[str], tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache laid out as huggingface_hub lays it out (refs/main → snapshots/REV/FILE) is used
+    with HF_HUB_OFFLINE=1, without asking the hub; the loaded weights are the file's."""
+    import timm
+    import timm.models
+    from safetensors.torch import save_file
+
+    cfg = timm.models.get_pretrained_cfg("resnet10t")
+    repo = tmp_path / "hf" / f"models--{cfg.hf_hub_id.replace('/', '--')}"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0" * 40)
+    (repo / "snapshots" / ("0" * 40)).mkdir(parents=True)
+    weights = timm.create_model("resnet10t", pretrained=False).state_dict()
+    save_file({k: v.contiguous() for k, v in weights.items()}, repo / "snapshots" / ("0" * 40) / "model.safetensors")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model = load_model("timm:resnet10t")
+    assert empty_caches == []
+    assert torch.equal(model.net.state_dict()["fc.weight"], weights["fc.weight"])
+    assert model.info.extra["pretrained_cfg"] == f"resnet10t.{cfg.tag}"

@@ -122,9 +122,11 @@ def _pretrained_timm(name: str) -> nn.Module:
     cached = hub.ensure_available(name, hub.local_file_hint(f"timm:{name}"))
     overlay = {"state_dict": hub.read_weights(cached)} if cached else None
     try:
-        return timm.create_model(name, pretrained=True, pretrained_cfg_overlay=overlay)
+        net = timm.create_model(name, pretrained=True, pretrained_cfg_overlay=overlay)
     except Exception as exc:  # hub errors vary: LocalEntryNotFoundError, OSError, HTTPError
         raise offline_error(f"timm weights for {name}", exc, hub.local_file_hint(f"timm:{name}")) from None
+    net.pretrained_cfg.pop("state_dict", None)  # timm keeps the overlay: drop the second copy of the weights
+    return net
 
 
 def _config_origin(name: str, net: nn.Module, local: object) -> dict[str, str]:
