@@ -28,9 +28,9 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
     ``path`` is left untouched.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(tmp, _FLAGS, 0o644)
     except OSError as exc:
         raise RobauditError(f"cannot write {target}: {exc.strerror}; choose another folder") from None
@@ -81,3 +81,14 @@ def check_writable(path: str | os.PathLike[str], flag: str) -> None:
         os.unlink(tmp)
     except OSError as exc:
         raise RobauditError(f"cannot write {flag} {target}: {exc.strerror}; choose another path") from None
+
+
+def ensure_folder(path: str | os.PathLike[str], flag: str) -> Path:
+    """Create the output folder ``path`` (and parents); a file in the way or an unwritable place
+    is a one-line RobauditError naming ``flag``."""
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RobauditError(f"cannot create {flag} folder {folder}: {exc.strerror}; choose another {flag}") from None
+    return folder

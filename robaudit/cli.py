@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     (one line naming the exception and the file holding its traceback), 130 interrupted."""
     from typer import Abort
 
-    from robaudit.errors import describe_exception, one_line
+    from robaudit.errors import describe_exception
 
     try:  # recent typer carries its own copy of click; older releases use click itself
         from typer._click.exceptions import ClickException
@@ -253,8 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     try:  # exceptions reach us, not click's handlers
         code = build_app()(args=argv, prog_name="robaudit", standalone_mode=False)
         return code if isinstance(code, int) else 0
-    except RobauditError as exc:
-        _error_line(one_line(exc))
+    except RobauditError as exc:  # one line; a sweep's list of bad zoo entries adds one per entry
+        _error_line(str(exc) or type(exc).__name__)
         return exc.exit_code
     except ClickException as exc:  # usage errors: click's message on one line, exit 2
         context = getattr(exc, "ctx", None)

@@ -29,10 +29,11 @@ def read_manifest(root: Path) -> dict[str, Any] | None:
         return None
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-        manifest["dataset"]["sha256"]  # noqa: B018 - presence check
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        manifest = None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("dataset", {}), dict):
         raise RobauditError(f"{path} is not a robaudit corruption-set manifest; remake the set with "
-                            "`robaudit corrupt`") from None
+                            "`robaudit corrupt`")
     return manifest
 
 
@@ -48,7 +49,7 @@ def check_set(source: CorruptionSet, data: ImageSet, seed: int) -> None:
     """Refuse a corruption set made from other data (or with another seed) than this run's."""
     manifest = read_manifest(source.root)
     where = f"--corruptions-dir {source.root}"
-    if manifest is not None:
+    if manifest is not None and "sha256" in manifest.get("dataset", {}):
         made = manifest["dataset"]
         if made.get("sha256") != data.info.sha256 or made.get("split") != data.info.split:
             raise RobauditError(f"{where} was made from {made.get('spec')} ({made.get('split')}, content "
