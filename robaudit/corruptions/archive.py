@@ -112,7 +112,7 @@ def prepare_destination(out: Path, manifest: dict[str, object], overwrite: bool)
     existing = read_manifest(out) if (out / MANIFEST).is_file() else None
     npy = [p for p in out.glob("*.npy") if p.stem in CORRUPTION_NAMES or p.stem == "labels"]
     if existing is not None and set_identity(existing) == set_identity(manifest) and not overwrite:
-        return [str(c) for c in existing.get("corruptions", [])]  # type: ignore[union-attr]
+        return [str(c) for c in existing.get("corruptions", [])]
     if (existing is not None or npy) and not overwrite:
         made = (set_identity(existing) if existing else {"dataset": "an unknown dataset (no manifest.json)"})
         raise RobauditError(f"{out} already holds a corruption set made from {made['dataset']} with other "

@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from robaudit.data.base import ImageSet
 from robaudit.atomic import check_writable
+from robaudit.data.base import ImageSet
 from robaudit.errors import RobauditError, describe_exception
 from robaudit.references import distributed as ddp
 from robaudit.references import train_setup
@@ -130,8 +130,8 @@ class _Run:
                 self.curve, self.start_epoch = state["curve"], int(state["epoch"])
                 self.fit_before, self.seconds = state["fit_before"], float(state["seconds"])
             except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-                raise RobauditError(f"{self.state_path} is not a usable resume state ({describe_exception(exc)[:160]}); "
-                                    "delete it or pass --no-resume") from None
+                raise RobauditError(f"{self.state_path} is not a usable resume state "
+                                    f"({describe_exception(exc)[:160]}); delete it or pass --no-resume") from None
             ddp.log(self.world, f"resuming from {self.state_path} after epoch {self.start_epoch}")
         elif self.fit_pairs is not None:
             self.fit_before = self._fit()
