@@ -238,6 +238,15 @@ def _error_line(text: str, label: str = "error") -> None:
     err_console.print(f"[red]{label}:[/] {escape(text)}", highlight=False, soft_wrap=True)
 
 
+def _interrupted() -> None:
+    """The one line after Ctrl-C: what was kept and how to resume."""
+    out = _ERROR_LOG_DIR[0]
+    kept = (f"finished units are saved in {out / '.robaudit-cache'}" if out is not None else
+            "finished work is kept (score: OUT/.robaudit-cache, corrupt: finished .npy files, "
+            "train-reference: OUT.state)")
+    _error_line(f"{kept}; run the same command again to resume", "interrupted")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point. Exit codes: 0 ok, 1 a policy failed, 2 bad input (one line), 3 internal error
     (one line naming the exception and the file holding its traceback), 130 interrupted."""
@@ -252,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:  # exceptions reach us, not click's handlers
         code = build_app()(args=argv, prog_name="robaudit", standalone_mode=False)
+        if code == 130:  # typer ≥ 0.16 turns KeyboardInterrupt into a silent exit code 130
+            _interrupted()
         return code if isinstance(code, int) else 0
     except RobauditError as exc:  # one line; a sweep's list of bad zoo entries adds one per entry
         _error_line(str(exc) or type(exc).__name__)
@@ -262,8 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         _error_line(" ".join(exc.format_message().split()) + hint)
         return exc.exit_code
     except (KeyboardInterrupt, Abort):
-        err_console.print("interrupted: partial results are saved in OUT/.robaudit-cache; "
-                          "run the same command again to resume")
+        _interrupted()
         return 130
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
