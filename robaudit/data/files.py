@@ -147,7 +147,7 @@ def open_image_files(spec: str, name: str, split: str, root: Path, options: Data
     else:
         odd = next(f for f, fact in zip(files, facts, strict=True) if fact.size != facts[0].size)
         raise RobauditError(f"images in {root} differ in size ({files[0].name} and {odd.name}); "
-                            "pass --resize to resize them to the model's input size")
+                            "make them one size, or pass --resize to `score` to resize them to the model's")
     info = DatasetInfo(spec=spec, name=name, split=split, num_images=0, num_classes=len(classes),
                        image_size=size, class_names=classes, source=str(root),  # type: ignore[arg-type]
                        sha256=content_sha256(root, files, facts))
