@@ -28,9 +28,9 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
     ``path`` is left untouched.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(tmp, _FLAGS, 0o644)
     except OSError as exc:
         raise RobauditError(f"cannot write {target}: {exc.strerror}; choose another folder") from None
@@ -39,7 +39,10 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:  # e.g. the target is a folder
+            raise RobauditError(f"cannot write {target}: {exc.strerror}; choose another path") from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -62,3 +65,30 @@ def atomic_write_with(path: str | os.PathLike[str], write: Callable[[IO[bytes]],
     """Let ``write(handle)`` fill a binary file (e.g. ``np.savez``, ``torch.save``), atomically."""
     with atomic_open(path, "wb") as handle:
         write(handle)
+
+
+def check_writable(path: str | os.PathLike[str], flag: str) -> None:
+    """Refuse, before any work, a file destination :func:`atomic_open` could not write: a folder,
+    a parent that cannot be created or written, a name too long (tried with a real temporary file
+    of the same name pattern, which is then removed)."""
+    target = Path(path)
+    try:
+        if target.is_dir():
+            raise RobauditError(f"{flag} {target} is a folder; give a file path")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+        os.close(os.open(tmp, _FLAGS, 0o644))
+        os.unlink(tmp)
+    except OSError as exc:
+        raise RobauditError(f"cannot write {flag} {target}: {exc.strerror}; choose another path") from None
+
+
+def ensure_folder(path: str | os.PathLike[str], flag: str) -> Path:
+    """Create the output folder ``path`` (and parents); a file in the way or an unwritable place
+    is a one-line RobauditError naming ``flag``."""
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RobauditError(f"cannot create {flag} folder {folder}: {exc.strerror}; choose another {flag}") from None
+    return folder

@@ -98,9 +98,14 @@ def score(
     _ERROR_LOG_DIR[0] = config.out
     rules = None
     if policy:
-        from robaudit.policy import load_policy
+        from robaudit.policy import check_metrics_exist, load_policy
 
         rules = load_policy(policy)  # bad policy fails before any work
+        check_metrics_exist(rules, config.probe_names())
+    if junit:
+        from robaudit.atomic import check_writable
+
+        check_writable(junit, "--junit")
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TimeRemainingColumn(), console=err_console, disable=quiet or json_out, transient=True) as bar:
         report = run_suite(config, progress=_progress_factory(bar))
@@ -181,8 +186,11 @@ def check(
     json_out: Annotated[bool, Opt("--json", help="print the result as JSON")] = False,
 ) -> None:
     """Apply a policy's thresholds to a report: exit 0 pass, 1 fail, 2 bad input."""
+    from robaudit.atomic import check_writable
     from robaudit.policy import evaluate, load_policy, load_report, write_junit, write_junit_error
 
+    if junit:
+        check_writable(junit, "--junit")
     try:
         result = evaluate(load_report(report), load_policy(policy))
     except RobauditError as exc:
@@ -224,6 +232,22 @@ def _write_traceback(exc: BaseException) -> Path:
     return path
 
 
+def _error_line(text: str, label: str = "error") -> None:
+    """One line on stderr: the label in red, then ``text`` verbatim (never read as Rich markup)."""
+    from rich.markup import escape
+
+    err_console.print(f"[red]{label}:[/] {escape(text)}", highlight=False, soft_wrap=True)
+
+
+def _interrupted() -> None:
+    """The one line after Ctrl-C: what was kept and how to resume."""
+    out = _ERROR_LOG_DIR[0]
+    kept = (f"finished units are saved in {out / '.robaudit-cache'}" if out is not None else
+            "finished work is kept (score: OUT/.robaudit-cache, corrupt: finished .npy files, "
+            "train-reference: OUT.state)")
+    _error_line(f"{kept}; run the same command again to resume", "interrupted")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point. Exit codes: 0 ok, 1 a policy failed, 2 bad input (one line), 3 internal error
     (one line naming the exception and the file holding its traceback), 130 interrupted."""
@@ -237,25 +261,27 @@ def main(argv: list[str] | None = None) -> int:
         from click.exceptions import ClickException  # type: ignore[assignment]
 
     filter_known_library_warnings()  # import-time deprecation notices of timm, torchvision, robustbench
-    try:
-        code = build_app()(args=argv, standalone_mode=False)  # exceptions reach us, not click's handlers
+    try:  # exceptions reach us, not click's handlers
+        code = build_app()(args=argv, prog_name="robaudit", standalone_mode=False)
+        if code == 130:  # typer ≥ 0.16 turns KeyboardInterrupt into a silent exit code 130
+            _interrupted()
         return code if isinstance(code, int) else 0
-    except RobauditError as exc:
-        err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)  # a line per problem
+    except RobauditError as exc:  # one line; a sweep's list of bad zoo entries adds one per entry
+        _error_line(str(exc) or type(exc).__name__)
         return exc.exit_code
-    except ClickException as exc:  # usage errors: click's own message, exit 2
-        exc.show()
+    except ClickException as exc:  # usage errors: click's message on one line, exit 2
+        context = getattr(exc, "ctx", None)
+        hint = f" (see `{context.command_path} --help`)" if context is not None else ""
+        _error_line(" ".join(exc.format_message().split()) + hint)
         return exc.exit_code
     except (KeyboardInterrupt, Abort):
-        err_console.print("interrupted: partial results are saved in OUT/.robaudit-cache; "
-                          "run the same command again to resume")
+        _interrupted()
         return 130
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except Exception as exc:  # noqa: BLE001 - every other failure is a bug: one line, exit 3
         log = _write_traceback(exc)
-        err_console.print(f"[red]internal error:[/] {describe_exception(exc)} (traceback in {log})",
-                          highlight=False, soft_wrap=True)
+        _error_line(f"{describe_exception(exc)} (traceback in {log})", "internal error")
         return 3
     return 0
 

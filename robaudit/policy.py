@@ -108,6 +108,43 @@ def load_report(path: Path) -> dict[str, Any]:
     return report
 
 
+def check_metrics_exist(rules: list[Rule], probes: list[str]) -> None:
+    """Refuse, before any work, a rule whose metric no report of a run of ``probes`` can hold
+    (checked against the report schema: a typo fails now, not after the audit)."""
+    from robaudit.report_schema import report_schema
+
+    schema = report_schema()
+    for rule in rules:
+        parts = rule.metric.split(".")
+        if parts[0] == "probes" and len(parts) > 1 and parts[1] not in probes:
+            raise RobauditError(f"policy metric {rule.metric!r} needs probe {parts[1]!r}, which this run does not "
+                                f"run (probes: {', '.join(probes)}); add it to --probes or drop the rule")
+        if not _schema_has(schema, schema, parts):
+            raise RobauditError(f"policy metric {rule.metric!r} is not a key of a robaudit report; "
+                                "see report.json or docs/report.schema.json for the keys")
+
+
+def _schema_has(root: dict[str, Any], node: Any, parts: list[str]) -> bool:
+    """Whether the JSON Schema ``node`` admits the dotted key ``parts`` ($ref, anyOf, properties,
+    additionalProperties and array items followed; an unconstrained node admits anything)."""
+    if not isinstance(node, dict):
+        return bool(node)
+    if "$ref" in node:
+        node = root["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+    branches = node.get("anyOf", []) + node.get("oneOf", []) + node.get("allOf", [])
+    if branches:
+        return any(_schema_has(root, branch, parts) for branch in branches)
+    if not parts:
+        return True
+    head, rest = parts[0], parts[1:]
+    if head in node.get("properties", {}):
+        return _schema_has(root, node["properties"][head], rest)
+    if "items" in node:
+        return head.isdigit() and _schema_has(root, node["items"], rest)
+    extra = node.get("additionalProperties", node.get("type") in (None, "object") and "properties" not in node)
+    return _schema_has(root, extra, rest) if extra is not False else False
+
+
 def flatten_keys(node: Any, prefix: str = "") -> list[str]:
     """Every dotted path to a leaf in a nested dict (list items by index)."""
     if isinstance(node, dict):

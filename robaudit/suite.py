@@ -61,22 +61,30 @@ def prepare(config: SuiteConfig, datasets: DatasetLoader = load_dataset
     device = resolve_device(config.device)
     model = load_model(config.model, device=device, weights=config.weights, model_dir=config.model_dir)
     data = datasets(config.data, split=config.split, data_dir=config.data_dir,
-                    download=config.download, model_info=model.info)
+                    download=config.download, model_info=model.info, resize=config.resize)
     model.fill_from_dataset(data.info.image_size, data.info.num_classes)  # bare `py:` modules
     check_compatible(model.info, data.info)
     check_first_batch(model, data, config.batch_size)
+    for probe in probes:
+        probe.check_inputs(model, data, config.seed)
     return model, data, probes, time.perf_counter() - start
 
 
 def check_first_batch(model: AuditedModel, data: ImageSet, batch_size: int) -> None:
-    """Refuse a model that fails or gives NaN/inf logits on the first batch, before any probe work."""
+    """Refuse a model that fails, gives other than (n, classes) logits, or NaN/inf logits on the
+    first batch, before any probe work."""
     x, _ = data.load(torch.arange(min(len(data), batch_size, 32)))
     try:
         with torch.no_grad():
             logits = model(x.to(model.device))
-    except (RuntimeError, ValueError, TypeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - the user's forward pass: any failure is theirs to fix
         raise RobauditError(f"{model.info.spec} fails on the first batch of {data.info.spec}: "
                             f"{describe_exception(exc)}") from None
+    want = (len(x), model.info.num_classes)
+    if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != want:
+        found = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise RobauditError(f"{model.info.spec} returns {found} on the first batch of {data.info.spec}, not "
+                            f"logits of shape {want} (images × its {want[1]} classes); check its output layer")
     if not bool(torch.isfinite(logits).all()):
         bad = int((~torch.isfinite(logits)).any(dim=-1).sum())
         raise RobauditError(f"{model.info.spec} gives NaN or infinite logits for {bad} of the first {len(x)} "
@@ -87,6 +95,7 @@ def run_probe(probe: Probe, model: AuditedModel, data: ImageSet, config: SuiteCo
               progress: ProgressFactory) -> tuple[ProbeResult, ResultCache]:
     """Run one probe with a cache keyed by model weights, data identity, settings and seed."""
     namespace = {"robaudit": __version__, "model": model.info.weights_sha256, "data": data.info.sha256,
+                 "image_size": list(data.info.image_size), "resized": data.info.extra.get("resized"),
                  "probe": probe.name, "settings": probe.settings_json(), "seed": config.seed,
                  "batch_size": config.batch_size, "device": model.device.type}
     cache_dir = config.out / ".robaudit-cache" / probe.name if config.cache else None

@@ -47,6 +47,8 @@ class SuiteConfig:
     batch_size: int = setting(256, help="images per model call", flag="batch-size", minimum=1)
     split: str = setting("test", help="dataset split", flag="split")
     data_dir: Path | None = setting(None, help="folder holding the dataset's official files", flag="data-dir")
+    resize: bool = setting(False, help="resize and centre-crop images that are not the model's input size "
+                           "(recorded in the report; without it a size mismatch is refused)", flag="resize")
     download: bool = setting(False, help="allow downloading the dataset", flag="download")
     weights: str | None = setting(None, help="local state dict (or torchvision weights enum name)", flag="weights")
     model_dir: Path | None = setting(None, help="RobustBench checkpoints: DIR/<dataset>/<threat>/<name>.pt",

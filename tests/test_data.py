@@ -76,11 +76,14 @@ def test_cifar_reader_refuses_pickled_code(tmp_path: Path) -> None:
         load_dataset("cifar10", data_dir=tmp_path)
 
 
-def test_image_folder_resizes_to_the_model(tmp_path: Path) -> None:
+def test_image_folder_resizes_to_the_model_only_when_asked(tmp_path: Path) -> None:
     root = write_folder(tmp_path / "imgs")
     model = ModelInfo(spec="m", source="t", name="m", input_size=(3, 16, 16), num_classes=3,
                       mean=(0.0,), std=(1.0,), crop_pct=0.875)
-    ds = load_dataset(f"folder:{root}", model_info=model)
+    with pytest.raises(RobauditError, match="--resize"):
+        check_compatible(model, load_dataset(f"folder:{root}", model_info=model).info)
+    ds = load_dataset(f"folder:{root}", model_info=model, resize=True)
+    assert ds.info.extra["resized"] == {"to": [3, 16, 16], "crop_pct": 0.875}
     x, y = ds.load(torch.tensor([0, 4, 8]))
     assert x.shape == (3, 3, 16, 16) and y.tolist() == [0, 1, 2]
     assert ds.info.class_names == ["cat", "dog", "emu"]

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from robaudit.atomic import atomic_write_text
+from robaudit.atomic import atomic_write_text, ensure_folder
 from robaudit.compare import figures
 from robaudit.compare.columns import Board, Column, all_columns
 from robaudit.compare.document import ColumnInfo, CorrelationInfo, Leaderboard, Row
@@ -111,7 +111,7 @@ def build_leaderboard(sources: list[Path], out: Path, *, baseline: str | None, m
     if model_info is not None and join_model_info(entries, read_model_info(model_info)) == 0:
         raise RobauditError(f"--model-info {model_info}: no file matches a model name of this leaderboard")
     columns = all_columns(entries, with_model_info=model_info is not None)
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_folder(out, "--out")
     rows = _rows(entries, columns, Board(entries, base), out)
     made, correlations = _figures(entries, rows, {c.key: c for c in columns}, out)
     infos = [ColumnInfo(key=c.key, label=c.label, unit=c.unit, direction=c.direction,  # type: ignore[arg-type]

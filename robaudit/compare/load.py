@@ -56,8 +56,8 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        value = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RobauditError(f"cannot read {path}: {one_line(exc)}") from None
     if not isinstance(value, dict):
         raise RobauditError(f"{path} does not hold a JSON object")

@@ -44,10 +44,10 @@ def load_baseline(path: str | Path) -> dict[str, Any]:
     if not file.is_file():
         raise RobauditError(f"baseline report {file} does not exist; pass a robaudit report.json")
     try:
-        report = json.loads(file.read_text())
+        report = json.loads(file.read_text(encoding="utf-8"))
         section: dict[str, Any] = report["probes"]["corruptions"]
         section["accuracy"], section["clean_accuracy"]  # noqa: B018 - presence check
-    except (json.JSONDecodeError, KeyError, TypeError):
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
         raise RobauditError(
             f"{file} has no probes.corruptions accuracy table; run `robaudit score --probes "
             "corruptions` on the baseline model first"

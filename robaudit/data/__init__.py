@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from robaudit.data.base import DatasetInfo, ImageSet, ModelInput, TensorImageSet
+from robaudit.data import files as _files  # noqa: F401 - registers folder and imagenet
+from robaudit.data.base import DatasetInfo, ImageSet, ModelInput, ResizedImageSet, TensorImageSet
 from robaudit.data.sources import DATASETS, DataOptions
 from robaudit.errors import RobauditError
 
@@ -18,15 +19,23 @@ def load_dataset(
     data_dir: str | Path | None = None,
     download: bool = False,
     model_info: ModelInput | None = None,
+    resize: bool = False,
 ) -> ImageSet:
-    """Load ``NAME`` or ``NAME:ARG`` (folder:PATH, npz:PATH) from the dataset registry."""
+    """Load ``NAME`` or ``NAME:ARG`` (folder:PATH, npz:PATH) from the dataset registry.
+
+    With ``resize`` and a model, images of another height/width than the model's input are
+    resized and centre-cropped to it (recorded in ``info.extra["resized"]``); without, a
+    mismatch is left for :func:`check_compatible` to refuse."""
     name, _, arg = spec.partition(":")
     source = DATASETS.get(name)()
     options = DataOptions(split=split, data_dir=Path(data_dir) if data_dir else None,
-                          download=download, model_info=model_info)
+                          download=download, model_info=model_info, resize=resize)
     dataset = source.load(arg, options)
     if len(dataset) == 0:
         raise RobauditError(f"dataset {spec} is empty")
+    want = tuple(model_info.input_size[1:]) if model_info is not None and all(model_info.input_size) else None
+    if resize and want is not None and tuple(dataset.info.image_size[1:]) != want:
+        dataset = ResizedImageSet(dataset, want, model_info.crop_pct)  # type: ignore[union-attr, arg-type]
     return dataset
 
 
@@ -38,9 +47,11 @@ def check_compatible(model: ModelInput, data: DatasetInfo) -> None:
             f"{data.num_classes}; use a dataset with the model's label space"
         )
     if tuple(model.input_size) != tuple(data.image_size):
+        hint = ("use a matching dataset" if model.input_size[0] != data.image_size[0]
+                else "use a matching dataset, or pass --resize to resize the images (recorded in the report)")
         raise RobauditError(
             f"{model.spec} takes inputs of size {tuple(model.input_size)} (C, H, W) but "
-            f"{data.spec} images are {tuple(data.image_size)}; use a matching dataset"
+            f"{data.spec} images are {tuple(data.image_size)}; {hint}"
         )
 
 

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from robaudit.errors import RobauditError
+
 
 @dataclass
 class DatasetInfo:
@@ -89,3 +91,53 @@ def array_sha256(*arrays: np.ndarray) -> str:
         digest.update(f"{contiguous.dtype}{contiguous.shape}".encode())
         digest.update(contiguous.tobytes())
     return digest.hexdigest()
+
+
+def checked_labels(labels: object, num_images: int, num_classes: int | None, where: str) -> np.ndarray:
+    """``labels`` as (N,) int64 after checking what they mean: one per image, whole numbers
+    (integer dtype, or floats with no fraction and no NaN), ≥ 0 and, when the class count is
+    known (class names given), below it. Anything else raises a one-line RobauditError."""
+    y = np.asarray(labels)
+    if y.ndim != 1 or len(y) != num_images:
+        raise RobauditError(f"{where}: labels must be one per image, shape ({num_images},), found {y.shape}")
+    if y.dtype.kind not in "iuf":
+        raise RobauditError(f"{where}: labels must be whole numbers, found dtype {y.dtype}")
+    if y.dtype.kind == "f" and not (np.isfinite(y).all() and (y == np.round(y)).all()):
+        bad = y[~(np.isfinite(y) & (y == np.round(y)))][0]
+        raise RobauditError(f"{where}: labels must be whole numbers, found {bad!r}")
+    if len(y) and (y.min() < 0 or (num_classes is not None and y.max() >= num_classes)):
+        limit = f"below the {num_classes} class names" if num_classes is not None else "≥ 0"
+        raise RobauditError(f"{where}: labels must be {limit}, found {y.min():g}..{y.max():g}")
+    return y.astype(np.int64)
+
+
+def resize_images(x: Tensor, size: tuple[int, int], crop_pct: float) -> Tensor:
+    """x (n, C, h, w) → (n, C, H, W): shorter side resized to H / crop_pct (antialiased), then a
+    centre crop (timm's evaluation transform)."""
+    import torchvision.transforms.functional as tf
+
+    height, width = size
+    if tuple(x.shape[-2:]) == (height, width):
+        return x
+    x = tf.resize(x, [int(height / crop_pct)], antialias=True)
+    return tf.center_crop(x, [height, width])
+
+
+class ResizedImageSet(ImageSet):
+    """Another set's images resized and centre-cropped to a model's input size (``--resize``);
+    the identity (sha256) stays the source's, the report records the resize in ``info.extra``."""
+
+    def __init__(self, source: ImageSet, size: tuple[int, int], crop_pct: float) -> None:
+        self.source, self.size, self.crop_pct = source, size, crop_pct
+        channels = source.info.image_size[0]
+        extra = dict(source.info.extra, resized={"from": list(source.info.image_size),
+                                                 "to": [channels, *size], "crop_pct": crop_pct})
+        self.info = DatasetInfo(**{**asdict(source.info), "image_size": (channels, *size), "extra": extra})
+
+    def load(self, indices: Tensor) -> tuple[Tensor, Tensor]:
+        x, y = self.source.load(indices)
+        return resize_images(x, self.size, self.crop_pct).clamp_(0.0, 1.0), y
+
+    @property
+    def labels(self) -> Tensor:
+        return self.source.labels

@@ -65,7 +65,7 @@ class FileSource(ModelSource):
             payload = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # corrupt or pickled-object files
             raise RobauditError(
-                f"cannot read checkpoint {path}: {str(exc).splitlines()[0][:160]}; "
+                f"cannot read checkpoint {path}: {describe_exception(exc)[:160]}; "
                 "file: takes a TorchScript archive or a robaudit checkpoint"
             ) from None
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
@@ -88,14 +88,19 @@ def _load_torchscript(path: Path, spec: str) -> tuple[nn.Module, ModelInfo]:
     try:
         net = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
     except RuntimeError as exc:
-        raise RobauditError(f"cannot load TorchScript {path}: {str(exc).splitlines()[0][:160]}") from None
+        raise RobauditError(f"cannot load TorchScript {path}: {describe_exception(exc)[:160]}") from None
     if not extra["robaudit.json"]:
         raise RobauditError(
             f"TorchScript {path} lacks its metadata: save it with "
             "_extra_files={'robaudit.json': json.dumps({'input_size': [C, H, W], 'num_classes': K, "
             "'mean': [...], 'std': [...]})}"
         )
-    return net, info_from_meta(spec, "file", json.loads(extra["robaudit.json"]))
+    try:
+        meta = json.loads(extra["robaudit.json"])
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RobauditError(f"TorchScript {path} has unreadable robaudit.json metadata ({exc}); "
+                            "save it as JSON") from None
+    return net, info_from_meta(spec, "file", meta if isinstance(meta, dict) else {})
 
 
 @MODEL_SOURCES.register("py")

@@ -172,6 +172,10 @@ class Probe(ABC):
             raise ProbeOutputError(f"probe {cls.name} wrote metrics its report model refuses: "
                                    f"{describe_exception(exc)}") from exc
 
+    def check_inputs(self, model: AuditedModel, data: ImageSet, seed: int) -> None:
+        """Refuse, before any probe runs, inputs this probe cannot judge (RobauditError)."""
+        return None  # the default accepts everything
+
     @abstractmethod
     def run(self, ctx: ProbeContext) -> ProbeResult:
         """Measure the probe's metrics on ``ctx.model`` and ``ctx.data`` (the maths only)."""

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from robaudit.atomic import atomic_write_with
-from robaudit.errors import RobauditError
+from robaudit.errors import RobauditError, describe_exception, one_line
 from robaudit.references.backbones import ArchSpec, build_backbone
 from robaudit.references.layers import build_prefilter
 
@@ -45,11 +45,15 @@ def build_from_checkpoint(ckpt: dict[str, Any]) -> tuple[nn.Module, dict[str, An
     """(net, meta) from a loaded checkpoint dict. net expects normalised input, is in eval mode."""
     check_format(ckpt)
     meta = ckpt["meta"]
-    net = build_net(meta)
+    try:
+        net = build_net(meta)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RobauditError(f"checkpoint metadata does not describe an architecture ({describe_exception(exc)}); "
+                            "it is truncated or foreign") from None
     try:
         net.load_state_dict(ckpt["state_dict"])
-    except RuntimeError as exc:
-        raise RobauditError(f"checkpoint weights do not fit its architecture: {str(exc)[:200]}") from None
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        raise RobauditError(f"checkpoint weights do not fit its architecture: {one_line(exc)[:300]}") from None
     return net.eval(), meta
 
 
@@ -62,7 +66,8 @@ def check_format(ckpt: Any) -> None:
             f"checkpoint format_version {ckpt.get('format_version')} is not supported "
             f"(this robaudit reads {FORMAT_VERSION}); upgrade robaudit"
         )
-    missing = [k for k in META_KEYS if k not in ckpt.get("meta", {})]
+    meta = ckpt.get("meta")
+    missing = [k for k in (*META_KEYS, "arch", "prefilter") if not isinstance(meta, dict) or k not in meta]
     if missing or "state_dict" not in ckpt:
         raise RobauditError(f"checkpoint lacks {missing or ['state_dict']}; it is truncated or foreign")
 

@@ -19,8 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from robaudit.atomic import check_writable
 from robaudit.data.base import ImageSet
-from robaudit.errors import RobauditError
+from robaudit.errors import RobauditError, describe_exception
 from robaudit.references import distributed as ddp
 from robaudit.references import train_setup
 from robaudit.references.checkpoint import make_checkpoint, save_torch
@@ -50,6 +51,7 @@ def train_reference(
     ``on_epoch_end(epoch)`` is called after each epoch's state is saved. The resume state
     ``<out>.state`` is removed once the checkpoint is written.
     """
+    check_writable(spec.out, "--out")  # a folder or unwritable path fails before any training
     world = ddp.setup()
     device = ddp.device_for(spec.device, world)
     if train is None:
@@ -65,6 +67,18 @@ def train_reference(
     ckpt = run.finish()
     ddp.cleanup(world)
     return ckpt
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    """The resume state saved beside the checkpoint; an unreadable one is a one-line error."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - truncated, foreign or pickled-object files
+        raise RobauditError(f"{path} is not a readable resume state ({describe_exception(exc)[:160]}); "
+                            "delete it or pass --no-resume") from None
+    if not isinstance(state, dict):
+        raise RobauditError(f"{path} is not a resume state (a {type(state).__name__}); delete it or pass --no-resume")
+    return state
 
 
 def _maybe_test(spec: TrainSpec) -> ImageSet | None:
@@ -106,14 +120,18 @@ class _Run:
 
     def resume_or_start(self) -> None:
         if self.spec.resume and self.state_path.is_file():
-            state = torch.load(self.state_path, map_location="cpu", weights_only=True)
+            state = read_state(self.state_path)
             if state.get("fingerprint") != self.fingerprint:
                 raise RobauditError(f"{self.state_path} holds a run with other settings; delete it or pass --no-resume")
-            self.trainee.load_state_dict(state["trainee"])
-            self.optimizer.load_state_dict(state["optimizer"])
-            self.scaler.load_state_dict(state["scaler"])
-            self.curve, self.start_epoch = state["curve"], int(state["epoch"])
-            self.fit_before, self.seconds = state["fit_before"], float(state["seconds"])
+            try:
+                self.trainee.load_state_dict(state["trainee"])
+                self.optimizer.load_state_dict(state["optimizer"])
+                self.scaler.load_state_dict(state["scaler"])
+                self.curve, self.start_epoch = state["curve"], int(state["epoch"])
+                self.fit_before, self.seconds = state["fit_before"], float(state["seconds"])
+            except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+                raise RobauditError(f"{self.state_path} is not a usable resume state "
+                                    f"({describe_exception(exc)[:160]}); delete it or pass --no-resume") from None
             ddp.log(self.world, f"resuming from {self.state_path} after epoch {self.start_epoch}")
         elif self.fit_pairs is not None:
             self.fit_before = self._fit()

@@ -20,12 +20,13 @@ MEMO = CorruptionMemo()
 
 
 def shared_dataset(spec: str, split: str = "test", data_dir: Any = None, download: bool = False,
-                   model_info: ModelInfo | None = None) -> ImageSet:
+                   model_info: ModelInfo | None = None, resize: bool = False) -> ImageSet:
     """:func:`load_dataset`, loaded once per process for each distinct set of arguments."""
-    key = (spec, split, str(data_dir), download, None if model_info is None else
+    key = (spec, split, str(data_dir), download, resize, None if model_info is None else
            (tuple(model_info.input_size), model_info.crop_pct, model_info.interpolation))
     if key not in _DATASETS:
-        _DATASETS[key] = load_dataset(spec, split=split, data_dir=data_dir, download=download, model_info=model_info)
+        _DATASETS[key] = load_dataset(spec, split=split, data_dir=data_dir, download=download,
+                                      model_info=model_info, resize=resize)
     return _DATASETS[key]
 
 

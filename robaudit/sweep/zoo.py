@@ -57,7 +57,9 @@ def read_zoo(path: Path) -> Zoo:
     if not path.is_file():
         raise RobauditError(f"zoo file {path} does not exist")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise RobauditError(f"zoo file {path} is not a text file; give a YAML zoo file") from None
     except yaml.YAMLError as exc:
         raise RobauditError(f"{path} is not valid YAML: {one_line(exc)}") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("models"), list) or not raw["models"]:

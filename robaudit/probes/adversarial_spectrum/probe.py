@@ -10,6 +10,7 @@ Definitions: docs/metrics.md.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar
@@ -32,6 +33,11 @@ from robaudit.probes.adversarial_spectrum.selection import draw_targets, find_ex
 from robaudit.probes.base import PROBES, Probe, ProbeContext, ProbeResult
 
 NAME = "adversarial_spectrum"
+UNIT_IMAGES = 8
+"""Images attacked together, and cached as one unit, unless ``batch_size`` is set: a killed run
+loses at most this many images' work and resumes with identical numbers (each unit's search
+depends only on its own images and seed). A larger ``batch_size`` is faster on a GPU but
+resumes in coarser steps."""
 
 
 @dataclass
@@ -49,7 +55,8 @@ class AdversarialSettings:
                                 flag="steps", minimum=1)
     restarts: int | None = setting(None, help="search restarts (default: the preset's)", flag="restarts",
                                    minimum=1)
-    batch_size: int | None = setting(None, help="images attacked together (default: the preset's)", minimum=1)
+    batch_size: int | None = setting(None, help="images attacked together and cached as one unit (default: "
+                                     "the preset's, at most 8, so a kill loses at most 8 images' work)", minimum=1)
     bootstrap: int = setting(1000, help="bootstrap resamples of the f_0.5 interval (0: no interval)",
                              minimum=0)
 
@@ -94,10 +101,15 @@ class AdversarialSpectrumProbe(Probe):
     settings: AdversarialSettings
 
     def protocol(self) -> Protocol:
+        """The preset with the settings' overrides; attack batches of at most UNIT_IMAGES unless
+        ``batch_size`` is given."""
         s = self.settings
         check_norm(s.norm)
-        return resolve_protocol(s.protocol, n_images=s.n_images, steps=s.steps,
-                                restarts=s.restarts, batch_size=s.batch_size)
+        protocol = resolve_protocol(s.protocol, n_images=s.n_images, steps=s.steps,
+                                    restarts=s.restarts, batch_size=s.batch_size)
+        if s.batch_size is None:
+            protocol = dataclasses.replace(protocol, batch_size=min(protocol.batch_size, UNIT_IMAGES))
+        return protocol
 
     def run(self, ctx: ProbeContext) -> ProbeResult:
         protocol = self.protocol()
@@ -118,17 +130,18 @@ class AdversarialSpectrumProbe(Probe):
         targets = start_classes if self.settings.targeted else None
         exemplars = self._exemplars(ctx, start_classes)
         units: list[dict[str, Any]] = []
-        sanity: dict[str, Any] = {}
-        starts = range(0, len(indices), protocol.batch_size)
+        sanity: dict[str, Any] | None = None
+        step, m = protocol.batch_size, min(protocol.sanity_images, len(indices))
+        starts = range(0, len(indices), step)
         for b, start in enumerate(ctx.track(starts, "adversarial search", len(starts))):
-            sl = slice(start, start + protocol.batch_size)
+            sl = slice(start, start + step)
             batch = Batch(b, indices[sl], labels[sl], None if targets is None else targets[sl], exemplars[sl])
-            name = f"batch={b}/start={start}/size={protocol.batch_size}"
             units.append(ctx.cache.get_or_compute(
-                name, partial(self._attack_batch, ctx, protocol, batch)))
-            if b == 0:
-                sanity = ctx.cache.get_or_compute(
-                    "sanity", partial(self._sanity, ctx, protocol, batch, units[0]))
+                f"batch={b}/start={start}/size={step}", partial(self._attack_batch, ctx, protocol, batch)))
+            if sanity is None and start + step >= m:  # the first m images are done
+                head = Batch(0, indices[:m], labels[:m], None if targets is None else targets[:m], exemplars[:m])
+                sanity = ctx.cache.get_or_compute(f"sanity/m={m}", partial(self._sanity, ctx, protocol, head, units))
+        assert sanity is not None  # at least one unit ran
         return self._summarise(ctx, protocol, sel, targets, units, sanity)
 
     def _exemplars(self, ctx: ProbeContext, start_classes: Tensor) -> Tensor:
@@ -165,18 +178,20 @@ class AdversarialSpectrumProbe(Probe):
             "forward": forward, "backward": backward,
         }
 
-    def _sanity(self, ctx: ProbeContext, protocol: Protocol, batch: Batch,
-                first: dict[str, Any]) -> dict[str, Any]:
-        """The sanity checks on the first batch's first ``sanity_images`` images."""
-        m = protocol.sanity_images
-        x, _ = ctx.load(batch.indices[:m])
-        sizes = np.asarray(first["size"], dtype=np.float64)
-        finite = sizes[reached(torch.from_numpy(sizes), torch.from_numpy(np.asarray(first["winner"]))).numpy()]
+    def _sanity(self, ctx: ProbeContext, protocol: Protocol, head: Batch,
+                units: list[dict[str, Any]]) -> dict[str, Any]:
+        """The sanity checks on the first ``sanity_images`` attacked images (``head``), around the
+        median of their verified sizes (from the attack units that cover them)."""
+        m = len(head.indices)
+        x, _ = ctx.load(head.indices)
+        sizes = np.concatenate([np.asarray(u["size"], dtype=np.float64) for u in units])[:m]
+        winners = np.concatenate([np.asarray(u["winner"]) for u in units])[:m]
+        finite = sizes[reached(torch.from_numpy(sizes), torch.from_numpy(winners)).numpy()]
         median = float(np.median(finite)) if len(finite) else float("inf")
         counting = CountingModel(ctx.model)
         dev = ctx.device
-        targets = None if batch.targets is None else batch.targets[:m].to(dev)
-        out = run_sanity(counting, x, batch.labels[:m].to(dev), targets, self.settings.norm,
+        targets = None if head.targets is None else head.targets.to(dev)
+        out = run_sanity(counting, x, head.labels.to(dev), targets, self.settings.norm,
                          median, protocol.pgd_steps, ctx.generator("adversarial", "sanity"))
         out["forward"], out["backward"] = counting.counts()
         return out

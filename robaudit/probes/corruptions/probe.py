@@ -21,7 +21,9 @@ from robaudit.corruptions import CORRUPTION_NAMES, CORRUPTIONS, apply_corruption
 from robaudit.corruptions._ops import to_grey
 from robaudit.corruptions.constants import pick_reference
 from robaudit.corruptions.ondisk import CorruptionSet, FolderSet, open_corruption_set
+from robaudit.data.base import ImageSet
 from robaudit.errors import RobauditError
+from robaudit.models.wrapper import AuditedModel
 from robaudit.probes.base import PROBES, GridCell, Probe, ProbeContext, ProbeResult
 from robaudit.probes.corruptions import render
 from robaudit.probes.corruptions.section import CorruptionMetrics
@@ -90,6 +92,17 @@ class CorruptionProbe(Probe):
     Metrics = CorruptionMetrics
     renderer: ClassVar[Any] = render
     settings: CorruptionSettings
+
+    def check_inputs(self, model: AuditedModel, data: ImageSet, seed: int) -> None:
+        """A prebuilt set and a baseline report must come from this run's data (docs/reliability.md)."""
+        from robaudit.corruptions.provenance import check_baseline, check_set
+
+        st = self.settings
+        source = open_corruption_set(st.corruptions_dir) if st.corruptions_dir else None
+        if source is not None:
+            check_set(source, data, seed)
+        if st.baseline_report:
+            check_baseline(st.baseline_report, data.info, source)
 
     def run(self, ctx: ProbeContext) -> ProbeResult:
         st = self.settings
