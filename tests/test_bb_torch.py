@@ -152,3 +152,33 @@ def test_fallback_start_reaches_a_class_without_exemplar() -> None:
     need = (0.9 - x[1:].flatten(1).mean(1)).double()
     assert bool((search.best_size[1:] >= need - 1e-6).all())
     assert bool((search.best_size[1:] <= 1.5 * need).all())
+
+
+NO_COMPILE_SCRIPT = """
+import torch
+from torch import nn
+from foolbox.attacks.brendel_bethge import L2Optimizer, LinfOptimizer
+from robaudit.attacks.protocols import resolve_protocol
+from robaudit.attacks.search import MinimalSearch
+
+torch.manual_seed(0)
+net = nn.Sequential(nn.Flatten(), nn.Linear(48, 3)).eval()
+x = torch.rand(2, 3, 4, 4)
+labels = net(x).argmax(1)
+protocol = resolve_protocol("standard", steps=5, restarts=1)
+for norm in ("linf", "l2"):
+    search = MinimalSearch(net, protocol, norm, torch.Generator().manual_seed(0), torch.device("cpu"))
+    result = search.run(x, labels, None)
+    assert result.offered["brendel_bethge"] > 0  # it ran and moved
+print(len(L2Optimizer._ctor.signatures) + len(LinfOptimizer._ctor.signatures))
+"""
+
+
+def test_a_search_with_brendel_bethge_compiles_nothing() -> None:
+    """numba compiles foolbox's solver on first use; a fresh process running a search with
+    Brendel–Bethge for both norms must leave it uncompiled (zero signatures)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", NO_COMPILE_SCRIPT], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "0"
