@@ -205,16 +205,19 @@ def linf_distance_step(x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r: Tensor,
     lam = 2 * c / ((b * b).sum(1) + EPS)
     r2 = r * r
 
-    def excess(eps: Tensor, lam0: Tensor) -> tuple[Tensor, Tensor]:
+    def excess(eps: Tensor, lam0: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         lam_, step = hyperplane_step(b, *_eps_box(x0, x, eps, box), c, lam0, 1e-4, bound)
-        return torch.linalg.vecdot(step, step) - r2, lam_
+        return torch.linalg.vecdot(step, step) - r2, lam_, step
 
     far = (x - x0).abs().amax(1)
     eps_lo = torch.maximum(reach_radius(x0, x, b, c, box), far - r)
-    g_lo, lam = excess(eps_lo, lam)
+    g_lo, lam, step_lo = excess(eps_lo, lam)
+    if bool((g_lo <= 0).all()):  # the trust region binds nowhere
+        return step_lo
     eps_hi = torch.maximum(far + r, eps_lo).clamp(max=box[1] - box[0])
-    g_hi, lam_hi = excess(eps_hi, lam)
+    g_hi, lam_hi, step_hi = excess(eps_hi, lam)
     lam_hi = torch.where(g_lo <= 0, lam, lam_hi)
+    step_hi = torch.where(_rows(g_lo <= 0), step_lo, step_hi)
     eps_hi, g_hi = torch.where(g_lo <= 0, eps_lo, eps_hi), torch.where(g_lo <= 0, g_lo, g_hi)
     kept = torch.zeros_like(c)  # +1: the low end was kept last time, −1: the high end
     g_feasible = g_hi  # g at eps_hi before any Illinois halving
@@ -229,7 +232,7 @@ def linf_distance_step(x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r: Tensor,
         slow = ~torch.isfinite(eps) | (width > 0.5 * last_width)
         eps = torch.where(slow, (eps_lo + eps_hi) / 2, eps).clamp(eps_lo, eps_hi)
         last_width = width
-        g, lam_mid = excess(eps, lam_hi)
+        g, lam_mid, step = excess(eps, lam_hi)
         ok = (g <= 0) & ~done
         bad = (g > 0) & ~done
         # Illinois: halve the value of an end kept twice in a row, so both ends move.
@@ -237,9 +240,10 @@ def linf_distance_step(x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r: Tensor,
         g_hi = torch.where(bad & (kept < 0), g_hi / 2, g_hi)
         eps_hi, g_hi, lam_hi = torch.where(ok, eps, eps_hi), torch.where(ok, g, g_hi), torch.where(ok, lam_mid, lam_hi)
         g_feasible = torch.where(ok, g, g_feasible)
+        step_hi = torch.where(_rows(ok), step, step_hi)
         eps_lo, g_lo = torch.where(bad, eps, eps_lo), torch.where(bad, g, g_lo)
         kept = torch.where(ok, 1.0, torch.where(bad, -1.0, kept))
-    return hyperplane_step(b, *_eps_box(x0, x, eps_hi, box), c, lam_hi, 1e-4, bound)[1]
+    return step_hi
 
 
 def trust_region_step(norm: str, x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r: Tensor,
