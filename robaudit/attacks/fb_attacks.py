@@ -15,6 +15,8 @@ import foolbox as fb
 from foolbox.attacks.base import FixedEpsilonAttack, MinimizationAttack
 from foolbox.devutils import atleast_kd, flatten
 
+from robaudit.attacks.bb_torch import TorchBrendelBethge
+
 
 class FixedL2FMN(fb.attacks.L2FMNAttack):
     """L2 FMN with the projection of Pintor et al. 2021 (δ ← δ · min(1, ε / ‖δ‖₂)).
@@ -68,12 +70,12 @@ MIN_NORM_ATTACKS: dict[tuple[str, str], Callable[[int, int], MinimizationAttack]
     ("fmn", "linf"): lambda steps, dims: fb.attacks.LInfFMNAttack(steps=steps, max_stepsize=linf_fmn_stepsize(dims)),
     ("fmn", "l2"): lambda steps, dims: FixedL2FMN(steps=steps),
     ("ddn", "l2"): lambda steps, dims: fb.attacks.DDNAttack(steps=steps),
-    # numba JIT-compiles foolbox's Brendel–Bethge solver on first use in a process (~24 s).
-    ("brendel_bethge", "linf"): lambda steps, dims: fb.attacks.LinfinityBrendelBethgeAttack(steps=steps),
-    ("brendel_bethge", "l2"): lambda steps, dims: fb.attacks.L2BrendelBethgeAttack(steps=steps),
+    # foolbox's algorithm, batched in torch: foolbox's numba solver compiles ~24 s per process.
+    ("brendel_bethge", "linf"): lambda steps, dims: TorchBrendelBethge("linf", steps=steps),
+    ("brendel_bethge", "l2"): lambda steps, dims: TorchBrendelBethge("l2", steps=steps),
 }
-"""The foolbox minimum-norm attack of each (attack, norm) the search supports, built from
-(steps, dims = C·H·W of the inputs); the norms agree with ``protocols.ATTACK_NORMS``."""
+"""The minimum-norm attack (foolbox's interface) of each (attack, norm) the search supports, built
+from (steps, dims = C·H·W of the inputs); the norms agree with ``protocols.ATTACK_NORMS``."""
 
 
 def min_norm_attack(name: str, norm: str, steps: int, dims: int) -> MinimizationAttack:

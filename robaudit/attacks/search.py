@@ -1,10 +1,11 @@
 """Batched search for the smallest verified adversarial perturbation of each image.
 
 Every image first gets a verified starting point: the closest point on the segment from the image
-to an image the model assigns to the target class (``start``), so an unbounded search succeeds on
-every image by construction. Candidates then come from foolbox's minimum-norm attacks (FMN; DDN
-for L2; Brendel–Bethge started from the best verified point) and from PGD with a per-image
-bisection over ε, with restarts.
+to an image the model assigns to the target class (``start``; where the data hold none, to the end
+of an unbounded gradient walk that reaches it), so an unbounded search succeeds on every image
+where the class can be reached at all. Candidates then come from foolbox's minimum-norm attacks
+(FMN; DDN for L2), the batched torch Brendel–Bethge started from the best verified point
+(:mod:`robaudit.attacks.bb_torch`), and PGD with a per-image bisection over ε, with restarts.
 Every candidate is verified independently (:mod:`robaudit.attacks.verify`) and, per image,
 the smallest verified one is kept.
 """
@@ -23,6 +24,7 @@ from torch import Tensor, nn
 
 from robaudit.attacks.fb_attacks import min_norm_attack, pgd_attack
 from robaudit.attacks.protocols import ATTACKS, Protocol
+from robaudit.attacks.starts import reach_criterion
 from robaudit.attacks.verify import Verdict, verify
 
 BLEND_STEPS = 10
@@ -180,7 +182,16 @@ class MinimalSearch:
 
     def _blend_start(self, exemplars: Tensor, has: Tensor) -> None:
         """Bisect t ∈ (0, 1] so that x + t (e − x) meets the criterion (t = 1 does: e is of the
-        target class), and offer the smallest verified blend (inside the box: a convex combination)."""
+        target class), and offer the smallest verified blend (inside the box: a convex combination).
+        Images without an exemplar blend towards the end of an unbounded gradient walk instead
+        (:func:`~robaudit.attacks.starts.reach_criterion`), where it meets the criterion."""
+        lack = torch.nonzero(~has).flatten()
+        if len(lack):
+            tgt = None if self.targets is None else self.targets[lack]
+            walked, met = reach_criterion(self.model, self.x[lack], self.labels[lack], tgt)
+            exemplars, has = exemplars.clone(), has.clone()
+            exemplars[lack[met]] = walked[met]
+            has[lack[met]] = True
         idx = torch.nonzero(has).flatten()
         if len(idx) == 0:
             return

@@ -1,0 +1,184 @@
+"""The batched torch Brendel–Bethge attack and the search's fallback start.
+
+Truths: foolbox 3.3.4's own Brendel–Bethge run from the same starting points (the reference
+implementation), the closed-form minimal perturbation of a linear two-class model (|margin| /
+‖w_diff‖₁ for L∞, / ‖w_diff‖₂ for L2, away from the box), and a model whose target class no image
+of the data reaches but a gradient walk does.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+import eagerpy as ep
+import foolbox as fb
+import pytest
+import torch
+from torch import Tensor, nn
+
+from robaudit.attacks.bb_torch import TorchBrendelBethge
+from robaudit.attacks.protocols import resolve_protocol
+from robaudit.attacks.search import MinimalSearch
+from robaudit.attacks.verify import criterion_met, distances
+
+
+def _frozen(net: nn.Module) -> nn.Module:
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net.eval()
+
+
+def _mlp() -> nn.Module:
+    """A small ReLU MLP on 3×8×8 inputs with logits of order 10 (well above float32 noise)."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(192, 32), nn.ReLU(), nn.Linear(32, 5))
+    with torch.no_grad():
+        cast(nn.Linear, net[3]).weight.mul_(20)
+    return _frozen(net)
+
+
+def _linear(scale: float = 20.0) -> nn.Sequential:
+    torch.manual_seed(1)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(192, 2))
+    with torch.no_grad():
+        cast(nn.Linear, net[1]).weight.mul_(scale)
+    return cast(nn.Sequential, _frozen(net))
+
+
+def _starts(net: nn.Module, x: Tensor, labels: Tensor) -> Tensor:
+    """Adversarial starting points from foolbox's L∞ PGD at ε = 0.3 (all must succeed)."""
+    fmodel = fb.PyTorchModel(net, bounds=(0, 1))
+    torch.manual_seed(0)
+    start = fb.attacks.LinfPGD(steps=50).run(fmodel, x, fb.criteria.Misclassification(labels), epsilon=0.3)
+    assert bool(criterion_met(net(start), labels, None).all())
+    return start
+
+
+def _bb(attack: fb.attacks.base.MinimizationAttack, net: nn.Module, x: Tensor, labels: Tensor,
+        start: Tensor) -> Tensor:
+    fmodel = fb.PyTorchModel(net, bounds=(0, 1))
+    out: Tensor = attack.run(fmodel, x, fb.criteria.Misclassification(labels), starting_points=ep.astensor(start))
+    return out
+
+
+@pytest.mark.parametrize("norm", ["linf", "l2"])
+def test_matches_foolbox_from_the_same_starts(norm: str) -> None:
+    net = _mlp()
+    torch.manual_seed(2)
+    x = torch.rand(4, 3, 8, 8) * 0.6 + 0.2
+    labels = net(x).argmax(1)
+    start = _starts(net, x, labels)
+    reference_cls = fb.attacks.LinfinityBrendelBethgeAttack if norm == "linf" else fb.attacks.L2BrendelBethgeAttack
+    ours = _bb(TorchBrendelBethge(norm, steps=100), net, x, labels, start)
+    reference = _bb(reference_cls(steps=100), net, x, labels, start)  # numba compiles here (~24 s)
+    assert bool(criterion_met(net(ours), labels, None).all())
+    size, ref_size = distances(x, ours, norm), distances(x, reference, norm)
+    assert bool((size < distances(x, start, norm) * 0.9).all())  # it did move towards x
+    assert torch.allclose(size, ref_size, rtol=0.01), (size, ref_size)
+
+
+@pytest.mark.parametrize("norm", ["linf", "l2"])
+def test_linear_model_reaches_the_analytic_minimum(norm: str) -> None:
+    net = _linear()
+    torch.manual_seed(3)
+    x = torch.rand(6, 3, 8, 8) * 0.5 + 0.25
+    labels = net(x).argmax(1)
+    layer = cast(nn.Linear, net[1])
+    logits = net(x)
+    margin = (logits[:, 0] - logits[:, 1]).abs().double()
+    w_diff = (layer.weight[0] - layer.weight[1]).double()
+    analytic = margin / (w_diff.abs().sum() if norm == "linf" else w_diff.norm())
+    # The optimum moves each pixel by at most this much; x is ≥ 0.25 from the box's faces.
+    per_pixel = analytic if norm == "linf" else analytic * w_diff.abs().max() / w_diff.norm()
+    assert bool((per_pixel < 0.25).all())  # so the box does not bind: the closed form holds
+    out = _bb(TorchBrendelBethge(norm, steps=200), net, x, labels, _starts(net, x, labels))
+    assert bool(criterion_met(net(out), labels, None).all())
+    assert torch.allclose(distances(x, out, norm), analytic, rtol=0.01)
+
+
+def test_deterministic_and_on_the_inputs_device() -> None:
+    net = _mlp()
+    torch.manual_seed(4)
+    x = torch.rand(3, 3, 8, 8) * 0.6 + 0.2
+    labels = net(x).argmax(1)
+    start = _starts(net, x, labels)
+    first = _bb(TorchBrendelBethge("linf", steps=30), net, x, labels, start)
+    second = _bb(TorchBrendelBethge("linf", steps=30), net, x, labels, start)
+    assert torch.equal(first, second)
+    assert first.device == x.device and first.dtype == x.dtype
+
+
+def test_non_adversarial_start_is_left_alone() -> None:
+    net = _mlp()
+    torch.manual_seed(5)
+    x = torch.rand(2, 3, 8, 8) * 0.6 + 0.2
+    labels = net(x).argmax(1)
+    start = _starts(net, x, labels)
+    start[1] = x[1]  # not adversarial: foolbox would assert; this image is returned unchanged
+    out = _bb(TorchBrendelBethge("l2", steps=20), net, x, labels, start)
+    assert torch.equal(out[1], x[1]) and bool(criterion_met(net(out[:1]), labels[:1], None).all())
+
+
+class _Unpredicted(nn.Module):
+    """Three classes on 1×4×4 inputs; class 2 wins only where the mean pixel exceeds 0.9, which
+    no image of the test data does (so the data hold no exemplar of it)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        m = x.flatten(1).mean(1)
+        first = x[:, 0, 0, 0] - x[:, 0, 3, 3]
+        return torch.stack([first, -first, 40 * (m - 0.9)], dim=1)
+
+
+def test_fallback_start_reaches_a_class_without_exemplar() -> None:
+    torch.manual_seed(6)
+    x = torch.rand(4, 1, 4, 4) * 0.5 + 0.2
+    net = _Unpredicted().eval()
+    labels = net(x).argmax(1)
+    assert bool((labels != 2).all())
+    targets = torch.full((4,), 2)
+    targets[0] = 1 - labels[0]  # one image has an exemplar of its target (the other image class)
+    exemplars = x.clone()
+    exemplars[0] = x[0].flip(-1).flip(-2)  # swaps pixels (0,0) and (3,3): the other class
+    assert int(net(exemplars[:1]).argmax(1)) == int(targets[0])
+    has = torch.tensor([True, False, False, False])
+    protocol = resolve_protocol("fast", restarts=1)
+    search = MinimalSearch(net, protocol, "linf", torch.Generator().manual_seed(0), torch.device("cpu"))
+    search._start(x, labels, targets)
+    search._blend_start(exemplars, has)
+    assert bool(torch.isfinite(search.best_size).all())  # every image got a verified start
+    assert bool(criterion_met(net(search.best_adv), labels, targets).all())
+    # Class 2 needs the mean pixel above 0.9, so no L∞ step below 0.9 − mean(x) reaches it; the
+    # walk raises every pixel alike (clipped at 1), so the blend towards it comes close to that.
+    need = (0.9 - x[1:].flatten(1).mean(1)).double()
+    assert bool((search.best_size[1:] >= need - 1e-6).all())
+    assert bool((search.best_size[1:] <= 1.5 * need).all())
+
+
+NO_COMPILE_SCRIPT = """
+import torch
+from torch import nn
+from foolbox.attacks.brendel_bethge import L2Optimizer, LinfOptimizer
+from robaudit.attacks.protocols import resolve_protocol
+from robaudit.attacks.search import MinimalSearch
+
+torch.manual_seed(0)
+net = nn.Sequential(nn.Flatten(), nn.Linear(48, 3)).eval()
+x = torch.rand(2, 3, 4, 4)
+labels = net(x).argmax(1)
+protocol = resolve_protocol("standard", steps=5, restarts=1)
+for norm in ("linf", "l2"):
+    search = MinimalSearch(net, protocol, norm, torch.Generator().manual_seed(0), torch.device("cpu"))
+    result = search.run(x, labels, None)
+    assert result.offered["brendel_bethge"] > 0  # it ran and moved
+print(len(L2Optimizer._ctor.signatures) + len(LinfOptimizer._ctor.signatures))
+"""
+
+
+def test_a_search_with_brendel_bethge_compiles_nothing() -> None:
+    """numba compiles foolbox's solver on first use; a fresh process running a search with
+    Brendel–Bethge for both norms must leave it uncompiled (zero signatures)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", NO_COMPILE_SCRIPT], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "0"
