@@ -11,7 +11,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torchvision.io import decode_jpeg, encode_jpeg
 
 from robaudit.corruptions import _ops
 from robaudit.corruptions.constants import Setting
@@ -85,6 +84,9 @@ def pixelate(x: Tensor, s: Setting, g: torch.Generator) -> Tensor:
 
 def jpeg_compression(x: Tensor, s: Setting, g: torch.Generator) -> Tensor:
     """Encode/decode with libjpeg at quality c (torchvision.io, batched as a list; CPU or CUDA)."""
+    # torchvision pulls in torch._dynamo (≈ 2.5 s); imported here so a run without JPEG doesn't pay it
+    from torchvision.io import decode_jpeg, encode_jpeg
+
     quality = int(s.params)
     u8 = torch.round(x.clamp(0, 1) * 255).to(torch.uint8)
     encoded = encode_jpeg(list(u8.unbind(0)), quality=quality)
