@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from robaudit.data.base import ImageSet
-from robaudit.errors import describe_exception
+from robaudit.errors import RobauditError, describe_exception, one_line
 from robaudit.models.wrapper import AuditedModel
 from robaudit.probes.cache import ResultCache, Unit, sum_units
 from robaudit.registry import Registry
@@ -157,10 +157,25 @@ class Probe(ABC):
         """Run the probe: torch seeded with ``ctx.seed``, timed, metrics checked against Metrics."""
         torch.manual_seed(ctx.seed)
         start = time.perf_counter()
-        result = self.run(ctx)
+        try:
+            result = self.run(ctx)
+        except (MemoryError, RuntimeError) as exc:
+            if not out_of_memory(exc):
+                raise
+            raise RobauditError(self._out_of_memory_message(ctx, exc)) from None
         result.seconds = time.perf_counter() - start
         self.validate(result.metrics)
         return result
+
+    def _out_of_memory_message(self, ctx: ProbeContext, exc: BaseException) -> str:
+        """One line: what ran out, and the smaller batch size to rerun with."""
+        also = ""
+        if hasattr(self.settings, "batch_size"):  # a probe that batches its own work (attacks)
+            own = self.settings.batch_size
+            also = f" and a smaller {self.name}.batch_size" + (f" than {own}" if own else "") + " (--set)"
+        return (f"probe {self.name} ran out of memory on {ctx.device} with batches of up to {ctx.batch_size} "
+                f"images ({one_line(exc)[:120]}); rerun with a smaller --batch-size, e.g. "
+                f"--batch-size {max(1, ctx.batch_size // 4)}{also}")
 
     @classmethod
     def validate(cls, metrics: dict[str, Any]) -> None:
@@ -189,3 +204,11 @@ class Probe(ABC):
 
 
 PROBES: Registry[type[Probe]] = Registry("probe")
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Is ``exc`` an allocation failure (CUDA, MPS or CPU allocator, or Python's MemoryError)?"""
+    if isinstance(exc, MemoryError | torch.cuda.OutOfMemoryError):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "not enough memory" in text)
