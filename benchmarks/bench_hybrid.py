@@ -20,7 +20,6 @@ from timing import interleave
 from robaudit.data import load_dataset
 from robaudit.probes.base import ProbeContext
 from robaudit.probes.hybrid import HybridProbe, HybridSettings, hybrid_pairs
-from robaudit.probes.hybrid.probe import CHUNK_BYTES
 
 TARGET = 1.15
 
@@ -29,8 +28,7 @@ def plain_inference(ctx: ProbeContext, settings: HybridSettings) -> int:
     """Classify, unmodified, as many images as the probe classifies, in the probe's chunks."""
     c, h, w = ctx.data.info.image_size
     grid = len(settings.grid)
-    chunk = max(CHUNK_BYTES.get(ctx.device.type, CHUNK_BYTES["cuda"]) // (4 * grid * c * h * w),
-                -(-ctx.batch_size // grid), 1)
+    chunk = ctx.chunk_images(grid, 4 * c * h * w)
     correct, used = 0, []
     for seed in range(settings.seeds):
         low, _ = hybrid_pairs(ctx.data.labels, settings.n_images, ctx.generator("hybrid", "pairs", seed))

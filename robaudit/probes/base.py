@@ -69,6 +69,10 @@ n images ``indices[start : start + n]`` (k = 1 for a simple cell)."""
 
 ProgressFactory = Callable[[Iterable[Any], str, int | None], Iterator[Any]]
 
+# Transformed images held at once per chunk: small on the CPU (FFTs and mask products then stay
+# in cache, about 5× faster than one large chunk for 32×32 images), large on a GPU.
+CHUNK_BYTES = {"cpu": 16 * 2**20, "cuda": 512 * 2**20}
+
 
 def _no_progress(items: Iterable[Any], description: str, total: int | None) -> Iterator[Any]:
     return iter(items)
@@ -99,6 +103,14 @@ class ProbeContext:
         """Logits (N, K) for x (N, C, H, W) in [0, 1], in batches of ``batch_size`` on the device."""
         outputs = [self.model(chunk.to(self.device, non_blocking=True)) for chunk in x.split(self.batch_size)]
         return torch.cat(outputs).float()
+
+    def chunk_images(self, variants: int, image_bytes: int) -> int:
+        """Images per chunk for a transform that makes ``variants`` images of ``image_bytes`` each
+        from every image: the device's byte budget, at least one model batch of variants, at most
+        ``batch_size`` images, so memory follows the batch size and never the number of images."""
+        budget = CHUNK_BYTES.get(self.device.type, CHUNK_BYTES["cuda"])
+        one_batch = -(-self.batch_size // variants)
+        return max(1, min(self.batch_size, max(budget // (variants * image_bytes), one_batch)))
 
     def load(self, indices: Tensor) -> tuple[Tensor, Tensor]:
         """Images (n, C, H, W) in [0, 1] and labels (n,), moved to the device."""
