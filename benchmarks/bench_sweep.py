@@ -34,7 +34,7 @@ def make_zoo(root: Path, models: int, n_images: int, seed: int = 0) -> Path:
     for index in range(models):
         arch = ArchSpec("small-cnn", num_classes=10, width=0.5).to_json()
         info = {"input_size": [3, 32, 32], "num_classes": 10, "mean": [0.5] * 3, "std": [0.25] * 3,
-                "class_names": [str(c) for c in range(10)],
+                "class_names": [str(c) for c in range(10)], "name": f"m{index}",
                 "arch": arch, "prefilter": []}
         torch.manual_seed(index)
         save_torch(make_checkpoint(build_net(info), info), root / f"m{index}.pt")

@@ -78,10 +78,17 @@ class Timings:
         cpu, wall = self.ratios(side, baseline)
         rounds = len(self.samples[side])
         goal = f"; target ≤ {target}" if target is not None else ""
-        ok = "" if target is None else ("  OK" if min(cpu, wall) <= target else "  MISSED")
+        ok = "" if target is None else _verdict(cpu, wall, target)
         return (f"{label or side + ' / ' + baseline}: CPU {cpu:.3f}, wall {wall:.3f} "
                 f"(median of {rounds} interleaved pairs; {side} {self.median(side):.2f} s wall, "
                 f"{baseline} {self.median(baseline):.2f} s wall{goal}){ok}")
+
+
+def _verdict(cpu: float, wall: float, target: float) -> str:
+    """OK when both clocks meet the target; under background load the CPU ratio is the steadier."""
+    if max(cpu, wall) <= target:
+        return "  OK"
+    return "  OK on CPU (wall above: background load?)" if cpu <= target else "  MISSED"
 
 
 def interleave(sides: Mapping[str, Callable[[], object]], repeats: int = 5, warmup: int = 1,
