@@ -105,12 +105,28 @@ def overall_ratio(timings: list[Timings], clock: str, n_reference: int, n_ours: 
 
 
 def plain_inference(ctx: ProbeContext, probe: CorruptionProbe) -> int:
-    """Load and classify, unmodified, every image the probe classifies, in its chunks."""
+    """Load and classify, unmodified, every image the probe classifies: per cell, the images in
+    the probe's generation chunks, gathered into model batches of ``batch_size`` as the probe does."""
     settings = probe.settings
     idx = seeded_subset(len(ctx.data), settings.n_images, ctx.generator("corruptions", "subset"))
     _, h, w = ctx.data.info.image_size
-    cells = len(settings.names()) * len(settings.severities) + len(settings.noise_sweep) + 1  # + clean
-    return sum(classify_plain(ctx, idx, 1, generation_chunk(h, w)) for _ in range(cells))
+    chunk = generation_chunk(h, w)
+    cells = len(settings.names()) * len(settings.severities) + 1  # + the clean cell
+    correct = sum(classify_gathered(ctx, idx, chunk) for _ in range(cells))
+    # the noise sweep goes through evaluate_grid: one model call per chunk
+    return correct + sum(classify_plain(ctx, idx, 1, chunk) for _ in settings.noise_sweep)
+
+
+def classify_gathered(ctx: ProbeContext, idx: torch.Tensor, chunk: int) -> int:
+    """Images loaded ``chunk`` at a time, classified once ``batch_size`` of them are gathered."""
+    correct, pending = 0, []
+    for start in range(0, len(idx), chunk):
+        pending.append(ctx.load(idx[start : start + chunk]))
+        if sum(len(y) for _, y in pending) >= ctx.batch_size or start + chunk >= len(idx):
+            xs, ys = torch.cat([x for x, _ in pending]), torch.cat([y for _, y in pending])
+            correct += int((ctx.predict_logits(xs).argmax(-1) == ys).sum())
+            pending = []
+    return correct
 
 
 def probe_overhead(args: argparse.Namespace) -> None:

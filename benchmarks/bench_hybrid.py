@@ -12,6 +12,7 @@ batch size and device; sides interleaved, median of per-pair ratios, CPU and wal
 from __future__ import annotations
 
 import argparse
+from functools import partial
 
 import torch
 from common import bench_model, classify_plain
@@ -55,8 +56,8 @@ def main() -> None:
     for name in args.models:
         model = bench_model(name, device)
         ctx = ProbeContext(model=model.to(device), data=data, device=device, batch_size=args.batch_size)
-        timings = interleave({"probe": lambda c=ctx: HybridProbe(settings).run(c),
-                              "plain": lambda c=ctx: plain_inference(c, settings)},
+        timings = interleave({"probe": partial(HybridProbe(settings).run, ctx),
+                              "plain": partial(plain_inference, ctx, settings)},
                              repeats=args.repeats, warmup=1, device=device)
         print(timings.line("probe", "plain", TARGET, f"hybrid / plain inference, {name}"), flush=True)
 
