@@ -6,6 +6,9 @@ ensemble (every attack, 10 restarts, many steps), and prints two ratios measured
 
     size ratio  = median minimal size of standard / median of the ensemble's best (target ≤ 1.05)
     grad ratio  = gradient evaluations of standard / those of the ensemble        (target ≤ 0.2)
+    time ratio  = standard's time / the ensemble's, CPU and wall (median of --repeats interleaved
+                  pairs, benchmarks/timing.py; the searches are seeded, so every repeat finds
+                  the same sizes)
 
 The ensemble's per-image size is the best of the ensemble and standard (the best known bound).
 Usage: python benchmarks/bench_adversarial.py [--n-images 32] [--norm linf] [--device cpu]
@@ -15,11 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
+from timing import interleave
 
 from robaudit.attacks.protocols import ATTACKS, Protocol, resolve_protocol
 from robaudit.attacks.search import MinimalSearch
@@ -46,12 +49,11 @@ def exhaustive(args: argparse.Namespace) -> Protocol:
 
 @dataclass
 class Measured:
-    """One protocol's outcome on the benchmark images: sizes (n,), passes, seconds, winners."""
+    """One protocol's outcome on the benchmark images: sizes (n,), passes, winners."""
 
     size: np.ndarray
     forward: int
     backward: int
-    seconds: float
     winners: dict[str, int]
 
 
@@ -66,13 +68,10 @@ def measure(
     counting = CountingModel(ctx.model)
     generator = ctx.generator("bench", protocol.name)
     search = MinimalSearch(counting, protocol, norm, generator, ctx.device)
-    start = time.perf_counter()
     result = search.run(x, y, t)
     forward, backward = counting.counts()
     winners = {a: int((result.winner == i).sum()) for i, a in enumerate(ATTACKS)}
-    return Measured(
-        result.size.cpu().numpy(), forward, backward, time.perf_counter() - start, winners
-    )
+    return Measured(result.size.cpu().numpy(), forward, backward, winners)
 
 
 def describe(m: Measured) -> dict[str, object]:
@@ -82,7 +81,6 @@ def describe(m: Measured) -> dict[str, object]:
         "success": len(ok) / len(m.size),
         "forward": m.forward,
         "backward": m.backward,
-        "seconds": round(m.seconds, 1),
         "winners": m.winners,
     }
 
@@ -98,6 +96,7 @@ def main() -> None:
     parser.add_argument("--ensemble-steps", type=int, default=1000)
     parser.add_argument("--ensemble-restarts", type=int, default=10)
     parser.add_argument("--ensemble-pgd-steps", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=1, help="interleaved timing pairs (each runs both searches)")
     args = parser.parse_args()
 
     device = torch.device(args.device)
@@ -111,8 +110,12 @@ def main() -> None:
     y, t = labels.to(device), targets.to(device)
 
     standard = replace(resolve_protocol("standard"), n_images=len(idx), batch_size=len(idx))
-    std = measure(ctx, standard, args.norm, x, y, t)
-    ens = measure(ctx, exhaustive(args), args.norm, x, y, t)
+    found: dict[str, Measured] = {}
+    protocols = {"standard": standard, "ensemble": exhaustive(args)}
+    sides = {name: (lambda n=name: found.update({n: measure(ctx, protocols[n], args.norm, x, y, t)}))
+             for name in protocols}
+    timings = interleave(sides, repeats=args.repeats, warmup=0, device=device)
+    std, ens = found["standard"], found["ensemble"]
     best = np.minimum(std.size, ens.size)
     ok = np.isfinite(best)
     size_ratio = float(np.median(std.size[ok]) / np.median(best[ok]))
@@ -131,6 +134,7 @@ def main() -> None:
     print(json.dumps(report, indent=2))
     print(f"size ratio (standard / ensemble median) = {size_ratio:.4f}  (target <= 1.05)")
     print(f"grad ratio (standard / ensemble backward passes) = {grad_ratio:.4f}  (target <= 0.2)")
+    print(timings.line("standard", "ensemble", label="time ratio (standard / ensemble)"))
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@ and the Ray executor's speed-up with 2 workers over the local executor.
 
 Both sides run in this one process on the same models (small CNNs on the embedded set with the
 on-the-fly corruption probe and the hybrid probe), each into a fresh folder. The two sides are
-interleaved over repeats (order alternating) and the median of the per-pair ratios is reported,
-for CPU time and wall time. The sweep side includes what a sweep adds: validation, sweep.json and
+interleaved over repeats (order rotating) and the median of the per-pair ratios is reported,
+for CPU time and wall time (benchmarks/timing.py). The sweep side includes what a sweep adds: validation, sweep.json and
 the leaderboard after every model; it gains the dataset and corruption sets shared across models.
 
     python benchmarks/bench_sweep.py [--models 3] [--repeats 3] [--n-images 200] [--no-ray]
@@ -13,14 +13,13 @@ the leaderboard after every model; it gains the dataset and corruption sets shar
 from __future__ import annotations
 
 import argparse
-import statistics
+import itertools
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 import yaml
+from timing import interleave
 
 from robaudit.references.backbones import ArchSpec
 from robaudit.references.checkpoint import build_net, make_checkpoint, save_torch
@@ -35,7 +34,7 @@ def make_zoo(root: Path, models: int, n_images: int, seed: int = 0) -> Path:
     for index in range(models):
         arch = ArchSpec("small-cnn", num_classes=10, width=0.5).to_json()
         info = {"input_size": [3, 32, 32], "num_classes": 10, "mean": [0.5] * 3, "std": [0.25] * 3,
-                "class_names": [str(c) for c in range(10)],
+                "class_names": [str(c) for c in range(10)], "name": f"m{index}",
                 "arch": arch, "prefilter": []}
         torch.manual_seed(index)
         save_torch(make_checkpoint(build_net(info), info), root / f"m{index}.pt")
@@ -46,13 +45,6 @@ def make_zoo(root: Path, models: int, n_images: int, seed: int = 0) -> Path:
            "models": ["file:m*.pt"]}
     (root / f"zoo{seed}.yaml").write_text(yaml.safe_dump(zoo))
     return root / f"zoo{seed}.yaml"
-
-
-def timed(run: Callable[[], object]) -> tuple[float, float]:
-    """(CPU seconds of this process, wall seconds) of ``run()``."""
-    cpu, wall = time.process_time(), time.perf_counter()
-    run()
-    return time.process_time() - cpu, time.perf_counter() - wall
 
 
 def singles(zoo: Path, out: Path) -> None:
@@ -68,41 +60,36 @@ def sweep(zoo: Path, out: Path, executor: str = "local", options: ExecutorOption
 
 
 def sweep_vs_singles(zoo: Path, work: Path, repeats: int) -> None:
-    ratios_cpu, ratios_wall, sweep_wall, singles_wall = [], [], [], []
-    for repeat in range(repeats):
-        sides = {"sweep": lambda r=repeat: sweep(zoo, work / f"sweep{r}"),
-                 "singles": lambda r=repeat: singles(zoo, work / f"singles{r}")}
-        order = ["sweep", "singles"] if repeat % 2 == 0 else ["singles", "sweep"]
-        times = {side: timed(sides[side]) for side in order}
-        ratios_cpu.append(times["sweep"][0] / times["singles"][0])
-        ratios_wall.append(times["sweep"][1] / times["singles"][1])
-        sweep_wall.append(times["sweep"][1])
-        singles_wall.append(times["singles"][1])
-    median = statistics.median
-    print(f"sweep wall {median(sweep_wall):.1f} s, sum of single runs {median(singles_wall):.1f} s")
-    print(f"sweep / sum of single runs: CPU {median(ratios_cpu):.3f}, wall {median(ratios_wall):.3f} "
-          f"(median of {repeats} interleaved pairs; target ≤ 1.05, < 1 with shared corruption sets)")
+    """Each run writes into a new folder (nothing reused from an earlier run's output)."""
+    runs = itertools.count()
+    timings = interleave({"sweep": lambda: sweep(zoo, work / f"sweep{next(runs)}"),
+                          "singles": lambda: singles(zoo, work / f"singles{next(runs)}")},
+                         repeats=repeats, warmup=0)
+    print(timings.line("sweep", "singles", 1.05, "sweep / sum of single runs")
+          + "  (< 1 with shared corruption sets)")
 
 
 def ray_speedup(work: Path, models: int, n_images: int, repeats: int) -> None:
-    """Ray workers are long-lived processes that keep their shared corruption sets, so every
-    repeat uses a new seed (fresh corruption images) on both sides."""
+    """Ray workers are long-lived processes that keep their shared corruption sets, so every run
+    uses a new seed (fresh corruption images). Wall time only: the workers are not this process's
+    children, so their CPU time is not counted."""
     import ray
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    speedups = []
+    seeds = itertools.count(101)
+
+    def run(executor: str, options: ExecutorOptions | None) -> None:
+        seed = next(seeds)
+        sweep(make_zoo(work, models, n_images, seed=seed), work / f"{executor}{seed}", executor, options)
+
     try:
         ray_options = ExecutorOptions(folder=work, cpus_per_model=1)
-        sweep(make_zoo(work, models, n_images, seed=100), work / "ray-warmup", "ray", ray_options)  # start-up
-        for repeat in range(repeats):
-            zoo = make_zoo(work, models, n_images, seed=101 + repeat)
-            local_s = timed(lambda r=repeat, z=zoo: sweep(z, work / f"local{r}"))[1]
-            ray_s = timed(lambda r=repeat, z=zoo: sweep(z, work / f"ray{r}", "ray", ray_options))[1]
-            speedups.append(local_s / ray_s)
+        timings = interleave({"local": lambda: run("local", None), "ray": lambda: run("ray", ray_options)},
+                             repeats=repeats, warmup=1)  # the warm-up round starts the Ray workers
     finally:
         ray.shutdown()
     print(f"ray executor, 2 workers × 1 CPU, vs local in-process (torch threads {torch.get_num_threads()}): "
-          f"wall speed-up {statistics.median(speedups):.2f}× (median of {repeats})")
+          f"wall speed-up {1 / timings.ratio('ray', 'local'):.2f}× (median of {repeats} interleaved pairs)")
 
 
 def main() -> None:

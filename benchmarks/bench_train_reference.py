@@ -1,8 +1,9 @@
 """Time per training step of each reference kind divided by the baseline's, in one run.
 
 Synthetic 32-px data (so no download is needed); every kind uses the same arch, batch and
-device; kinds are timed in interleaved rounds after warm-up rounds, and the median wall time
-and process CPU time per step are reported (CUDA: the clock is synchronised).
+device; kinds are timed in interleaved rounds (order rotating) after warm-up rounds, and the
+median wall and CPU time per step and the median of per-round ratios to the baseline are
+reported (benchmarks/timing.py; CUDA: the clock is synchronised).
 
     python benchmarks/bench_train_reference.py --arch resnet18 --width 0.5 --steps 20
 """
@@ -11,12 +12,12 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from timing import Timings, interleave
 
 from robaudit.data.base import DatasetInfo, TensorImageSet
 from robaudit.devices import resolve_device
@@ -53,32 +54,14 @@ def build_run(kind: str, args: argparse.Namespace, data: TensorImageSet, folder:
     return _Run(spec, prepare(spec, data, None), resolve_device(args.device), World())
 
 
-def time_steps(runs: dict[str, _Run], args: argparse.Namespace) -> dict[str, dict[str, list[float]]]:
-    """Wall and process-CPU seconds per step of each run, one sample per round.
-
-    Kinds are interleaved round by round, so a change in machine load affects every kind
-    alike. On a shared CPU the CPU time (all threads of this process) is the steadier measure
-    of the work a step does; on CUDA only the (synchronised) wall time means anything.
-    """
+def time_steps(runs: dict[str, _Run], args: argparse.Namespace) -> Timings:
+    """One step of every run per round, rounds interleaved, so a change in machine load affects
+    every kind alike. On a shared CPU the CPU time (all threads of this process) is the steadier
+    measure of the work a step does; on CUDA only the (synchronised) wall time means anything."""
     idx = torch.arange(args.batch)
     aug, pairs = seeded_generator(0, "a"), seeded_generator(0, "p")
-    device = resolve_device(args.device)
-    samples: dict[str, dict[str, list[float]]] = {k: {"wall": [], "cpu": []} for k in runs}
-    for round_ in range(args.warmup + args.steps):
-        for kind, run in runs.items():
-            _sync(device)
-            wall, cpu = time.perf_counter(), time.process_time()
-            run._step(idx, aug, pairs)
-            _sync(device)
-            if round_ >= args.warmup:
-                samples[kind]["wall"].append(time.perf_counter() - wall)
-                samples[kind]["cpu"].append(time.process_time() - cpu)
-    return samples
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    steps = {kind: (lambda r=run: r._step(idx, aug, pairs)) for kind, run in runs.items()}
+    return interleave(steps, repeats=args.steps, warmup=args.warmup, device=resolve_device(args.device))
 
 
 def main() -> None:
@@ -99,16 +82,13 @@ def main() -> None:
         f"arch {args.arch} width {args.width} batch {args.batch} (+16 pairs), "
         f"device {device}, {torch.get_num_threads()} threads"
     )
-    print(f"{args.steps} interleaved rounds after {args.warmup} warm-up rounds; medians")
+    print(f"{args.steps} interleaved rounds after {args.warmup} warm-up rounds; medians (ratios: of per-round ratios)")
     print("| kind | wall ms / step | wall ratio | CPU ms / step | CPU ratio |")
     print("|---|---|---|---|---|")
-    med = {k: {m: float(np.median(v)) for m, v in t.items()} for k, t in times.items()}
-    base = med["baseline"]
-    for kind, m in med.items():
-        print(
-            f"| {kind} | {m['wall'] * 1e3:.1f} | {m['wall'] / base['wall']:.2f} "
-            f"| {m['cpu'] * 1e3:.1f} | {m['cpu'] / base['cpu']:.2f} |"
-        )
+    for kind in KINDS:
+        cpu, wall = times.ratios(kind, "baseline")
+        print(f"| {kind} | {times.median(kind) * 1e3:.1f} | {wall:.2f} "
+              f"| {times.median(kind, 'cpu') * 1e3:.1f} | {cpu:.2f} |")
 
 
 if __name__ == "__main__":

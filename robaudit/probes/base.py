@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from robaudit.data.base import ImageSet
-from robaudit.errors import describe_exception
+from robaudit.errors import RobauditError, describe_exception, one_line
 from robaudit.models.wrapper import AuditedModel
 from robaudit.probes.cache import ResultCache, Unit, sum_units
 from robaudit.registry import Registry
@@ -70,6 +70,10 @@ n images ``indices[start : start + n]`` (k = 1 for a simple cell)."""
 
 ProgressFactory = Callable[[Iterable[Any], str, int | None], Iterator[Any]]
 
+# Transformed images held at once per chunk: small on the CPU (FFTs and mask products then stay
+# in cache, about 5× faster than one large chunk for 32×32 images), large on a GPU.
+CHUNK_BYTES = {"cpu": 16 * 2**20, "cuda": 512 * 2**20}
+
 
 def _no_progress(items: Iterable[Any], description: str, total: int | None) -> Iterator[Any]:
     return iter(items)
@@ -100,6 +104,14 @@ class ProbeContext:
         """Logits (N, K) for x (N, C, H, W) in [0, 1], in batches of ``batch_size`` on the device."""
         outputs = [self.model(chunk.to(self.device, non_blocking=True)) for chunk in x.split(self.batch_size)]
         return torch.cat(outputs).float()
+
+    def chunk_images(self, variants: int, image_bytes: int) -> int:
+        """Images per chunk for a transform that makes ``variants`` images of ``image_bytes`` each
+        from every image: the device's byte budget, at least one model batch of variants, at most
+        ``batch_size`` images, so memory follows the batch size and never the number of images."""
+        budget = CHUNK_BYTES.get(self.device.type, CHUNK_BYTES["cuda"])
+        one_batch = -(-self.batch_size // variants)
+        return max(1, min(self.batch_size, max(budget // (variants * image_bytes), one_batch)))
 
     def load(self, indices: Tensor) -> tuple[Tensor, Tensor]:
         """Images (n, C, H, W) in [0, 1] and labels (n,), moved to the device."""
@@ -158,10 +170,25 @@ class Probe(ABC):
         """Run the probe: torch seeded with ``ctx.seed``, timed, metrics checked against Metrics."""
         torch.manual_seed(ctx.seed)
         start = time.perf_counter()
-        result = self.run(ctx)
+        try:
+            result = self.run(ctx)
+        except (MemoryError, RuntimeError) as exc:
+            if not out_of_memory(exc):
+                raise
+            raise RobauditError(self._out_of_memory_message(ctx, exc)) from None
         result.seconds, result.rerun_seconds = ctx.cache.settle_seconds(time.perf_counter() - start)
         self.validate(result.metrics)
         return result
+
+    def _out_of_memory_message(self, ctx: ProbeContext, exc: BaseException) -> str:
+        """One line: what ran out, and the smaller batch size to rerun with."""
+        also = ""
+        if hasattr(self.settings, "batch_size"):  # a probe that batches its own work (attacks)
+            own = self.settings.batch_size
+            also = f" and a smaller {self.name}.batch_size" + (f" than {own}" if own else "") + " (--set)"
+        return (f"probe {self.name} ran out of memory on {ctx.device} with batches of up to {ctx.batch_size} "
+                f"images ({one_line(exc)[:120]}); rerun with a smaller --batch-size, e.g. "
+                f"--batch-size {max(1, ctx.batch_size // 4)}{also}")
 
     @classmethod
     def validate(cls, metrics: dict[str, Any]) -> None:
@@ -194,3 +221,11 @@ class Probe(ABC):
 
 
 PROBES: Registry[type[Probe]] = Registry("probe")
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Is ``exc`` an allocation failure (CUDA, MPS or CPU allocator, or Python's MemoryError)?"""
+    if isinstance(exc, MemoryError | torch.cuda.OutOfMemoryError):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "not enough memory" in text)

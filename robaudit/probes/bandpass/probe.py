@@ -21,7 +21,7 @@ from robaudit.config import setting
 from robaudit.probes.bandpass import render
 from robaudit.probes.bandpass.section import BandpassMetrics
 from robaudit.probes.base import PROBES, GridCell, Probe, ProbeContext, ProbeResult
-from robaudit.probes.fourier_heatmap.probe import CHUNK_BYTES, seeded_subset
+from robaudit.probes.fourier_heatmap.probe import seeded_subset
 
 CORNER_CPP = spectral.NYQUIST_CPP * math.sqrt(2)
 # The hybrid probe's grid (2023 paper, Nyquist fractions) in cpp, plus the corner of the grid,
@@ -75,8 +75,7 @@ class BandpassProbe(Probe):
         cells = [GridCell("clean", None)] + [GridCell(key, t) for key, t in transfers.items()]
         indices = seeded_subset(len(ctx.data), self.settings.n_images, ctx.generator("bandpass", "images"))
         widest = max(len(t) for t in transfers.values())
-        budget = CHUNK_BYTES.get(ctx.device.type, CHUNK_BYTES["cuda"])
-        chunk = max(1, budget // (4 * widest * c * h * w), -(-ctx.batch_size // widest))
+        chunk = ctx.chunk_images(widest, 4 * c * h * w)
         counts = ctx.evaluate_grid(cells, indices, _filter, description="band-pass filters", chunk=chunk)
         accuracy = {key: torch.from_numpy(v / len(indices)) for key, v in counts.items()}
         clean = float(accuracy["clean"][0])

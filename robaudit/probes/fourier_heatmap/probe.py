@@ -24,8 +24,6 @@ from robaudit.probes.base import PROBES, GridCell, Probe, ProbeContext, ProbeRes
 from robaudit.probes.fourier_heatmap import render
 from robaudit.probes.fourier_heatmap.section import FourierHeatmapMetrics
 
-# Perturbed images held at once per chunk: small on the CPU (stays in cache), large on a GPU.
-CHUNK_BYTES = {"cpu": 16 * 2**20, "cuda": 512 * 2**20}
 # Yin et al.'s L2 norms: CIFAR-10 (32 px) and ImageNet (224 px), in [0, 1] pixel units.
 SMALL_INPUT_EPS, LARGE_INPUT_EPS, SMALL_INPUT_MAX_SIDE = 4.0, 15.7, 64
 
@@ -120,8 +118,7 @@ class FourierHeatmapProbe(Probe):
         cells = [GridCell("clean", None)] + [
             GridCell(f"row={ky}", todo) for ky, todo in zip(rows.tolist(), plan, strict=True) if todo]
         widest = max(len(todo) for todo in plan)
-        budget = CHUNK_BYTES.get(ctx.device.type, CHUNK_BYTES["cuda"])
-        chunk = max(1, budget // (4 * widest * c * h * w), -(-ctx.batch_size // widest))
+        chunk = ctx.chunk_images(widest, 4 * c * h * w)
         transform = partial(self._perturb, ctx, eps, len(indices))
         counts = ctx.evaluate_grid(cells, indices, transform, description="fourier heat map", chunk=chunk)
         error = assemble_heatmap(rows, cols, h, w, cells[1:], counts, len(indices))

@@ -29,9 +29,6 @@ NAME = "hybrid"
 # The 2023 paper's grid, in Nyquist fractions (docs/metrics.md).
 PAPER_GRID = [0, .03, .04, .05, .06, .08, .09, .11, .13, .15, .17, .19, .22, .27, .33, .42, .57, 1.0]
 MAX_GRID = math.sqrt(2)  # the corner of the spectrum, in Nyquist fractions
-# Hybrids held at once per chunk. Small on the CPU: the FFT and mask products then stay in
-# cache, about 5× faster than one large chunk for 32×32 images; large on a GPU.
-CHUNK_BYTES = {"cpu": 16 * 2**20, "cuda": 512 * 2**20}
 COUNTS = ("hits_low", "hits_high", "soft_low", "soft_high")
 WHAT = "--hybrid-grid (hybrid.grid)"  # how grid errors name the setting
 
@@ -131,9 +128,7 @@ class HybridProbe(Probe):
                   grid_cpp: Tensor) -> dict[str, np.ndarray]:
         """Counts for one pairing seed: hits_low/hits_high/soft_low/soft_high (K,), and pairs."""
         c, h, w = ctx.data.info.image_size
-        budget = CHUNK_BYTES.get(ctx.device.type, CHUNK_BYTES["cuda"])
-        per_pair = 4 * len(grid_cpp) * c * h * w
-        chunk = max(budget // per_pair, -(-ctx.batch_size // len(grid_cpp)), 1)  # ≥ one model batch
+        chunk = ctx.chunk_images(len(grid_cpp), 4 * c * h * w)
         starts = range(0, len(low_idx), chunk)
         units = (ctx.cache.get_or_compute(
             f"seed={seed}/start={start}/chunk={chunk}",

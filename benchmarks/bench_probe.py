@@ -1,0 +1,52 @@
+"""Time one probe run on a model and dataset: wall and CPU seconds, images per second, metrics.
+
+A figure for a machine (the GPU script runs the adversarial `paper` protocol with it), not a
+ratio: compare figures only within one run of this script, or against docs/benchmarks.md's
+machine. ``--set KEY=VALUE`` sets probe settings (YAML values).
+
+    python benchmarks/bench_probe.py --probe adversarial_spectrum --model wide_resnet28_10 \
+        --data synthetic:32:4000 --set protocol=paper --set n_images=100 --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import torch
+import yaml
+from common import bench_data, bench_model
+from timing import measure
+
+from robaudit.probes import PROBES
+from robaudit.probes.base import ProbeContext, ProbeResult
+
+SHOWN = ("n_attacked", "size", "success_rate", "passes", "f_05", "clean_accuracy", "mean_error", "n_images")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--probe", required=True, choices=PROBES.names())
+    parser.add_argument("--model", default="embedded", help="a factory of benchmarks/factories.py or a spec")
+    parser.add_argument("--data", default="embedded", help="a dataset spec or synthetic:SIZE[:N]")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a probe setting")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    data = bench_data(args.data)
+    model = bench_model(args.model, device, data)
+    settings = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in args.set)}
+    probe_class = PROBES.get(args.probe)
+    probe = probe_class(probe_class.Settings(**settings))
+    ctx = ProbeContext(model=model, data=data, device=device, batch_size=args.batch_size)
+    result: list[ProbeResult] = []
+    sample = measure(lambda: result.append(probe(ctx)), device)
+    metrics = {key: value for key, value in result[0].metrics.items() if key in SHOWN}
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
+    print(f"{args.probe} {settings} on {args.model}, {args.data} ({name}): "
+          f"wall {sample.wall:.1f} s, CPU {sample.cpu:.1f} s; {json.dumps(metrics)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
