@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
+from collections.abc import Callable
+
 import torch
 
 from robaudit.errors import RobauditError
@@ -17,3 +22,23 @@ def resolve_device(name: str) -> torch.device:
         return torch.device(name)
     except RuntimeError:
         raise RobauditError(f"unknown device {name!r}; use auto, cpu or cuda[:N]") from None
+
+
+@functools.cache
+def _libc_malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
+        return None
+
+
+def release_free_host_memory() -> None:
+    """Hand freed heap pages back to the OS (glibc's ``malloc_trim``).
+
+    The attacks allocate hundreds of MiB of short-lived scratch per batch at 224 px; glibc keeps the
+    freed, fragmented arenas, so without a trim the peak RSS grows with the number of batches
+    (measured: 1.6× from 100 to 1,000 images) although nothing stays alive between batches.
+    """
+    trim = _libc_malloc_trim()
+    if trim is not None:
+        trim(0)

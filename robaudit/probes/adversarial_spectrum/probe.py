@@ -26,6 +26,7 @@ from robaudit.attacks.search import MinimalSearch
 from robaudit.attacks.summary import f05_metrics, size_stats
 from robaudit.attacks.verify import CountingModel
 from robaudit.config import setting
+from robaudit.devices import release_free_host_memory
 from robaudit.errors import RobauditError
 from robaudit.probes.adversarial_spectrum import render
 from robaudit.probes.adversarial_spectrum.section import AdversarialMetrics
@@ -138,6 +139,7 @@ class AdversarialSpectrumProbe(Probe):
             batch = Batch(b, indices[sl], labels[sl], None if targets is None else targets[sl], exemplars[sl])
             units.append(ctx.cache.get_or_compute(
                 f"batch={b}/start={start}/size={step}", partial(self._attack_batch, ctx, protocol, batch)))
+            release_free_host_memory()  # the attack's scratch, so peak memory does not grow per unit
             if sanity is None and start + step >= m:  # the first m images are done
                 head = Batch(0, indices[:m], labels[:m], None if targets is None else targets[:m], exemplars[:m])
                 sanity = ctx.cache.get_or_compute(f"sanity/m={m}", partial(self._sanity, ctx, protocol, head, units))
