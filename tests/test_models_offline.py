@@ -7,6 +7,7 @@ registry (robustbench.model_zoo.model_dicts) and torchvision's weight URLs."""
 from __future__ import annotations
 
 import os
+import pickle
 import re
 import socket
 import subprocess
@@ -21,6 +22,7 @@ import torch
 from robaudit.cli import main
 from robaudit.errors import RobauditError
 from robaudit.models import load_model
+from robaudit.models.robustbench_source import weights_only_loads
 from robaudit.robustbench_import import import_robustbench
 
 
@@ -206,3 +208,13 @@ def test_timm_offline_reads_weights_from_a_filled_hub_cache(empty_caches: list[s
     assert empty_caches == []
     assert torch.equal(model.net.state_dict()["fc.weight"], weights["fc.weight"])
     assert model.info.extra["pretrained_cfg"] == f"resnet10t.{cfg.tag}"
+
+
+def test_robustbench_load_model_reads_tensors_only(tmp_path: Path) -> None:
+    """Inside the RobustBench load, torch.load refuses pickled code whatever its caller asks for
+    (the truth: torch's own weights-only unpickler); outside, torch.load is torch's again."""
+    path = tmp_path / "code.pt"
+    torch.save({"extra": requests.Session}, path)
+    with weights_only_loads(), pytest.raises(pickle.UnpicklingError):
+        torch.load(path, map_location="cpu", weights_only=False)
+    assert torch.load(path, map_location="cpu", weights_only=False)["extra"] is requests.Session

@@ -176,6 +176,22 @@ class RobustBenchSource(ModelSource):
         return net, info
 
 
+@contextlib.contextmanager
+def weights_only_loads() -> Iterator[None]:
+    """Within the block, every ``torch.load`` reads tensors only (``weights_only=True``): RobustBench's
+    ``load_model`` calls ``torch.load`` without it, which would unpickle arbitrary code."""
+    original = torch.load
+
+    def load(*args: Any, **kwargs: Any) -> Any:
+        return original(*args, **(kwargs | {"weights_only": True}))
+
+    torch.load = load
+    try:
+        yield
+    finally:
+        torch.load = original
+
+
 def load_robustbench(dataset: str, threat: str, name: str, options: LoadOptions) -> nn.Module:
     """The network of one zoo entry; missing weights fail at once with where to put them."""
     from robustbench.model_zoo import model_dicts
@@ -198,7 +214,9 @@ def load_robustbench(dataset: str, threat: str, name: str, options: LoadOptions)
         try:
             if origin == "gdrive":
                 fetch_checkpoints(checkpoint_paths(folder, name, entry))
-            net: nn.Module = rb_load(model_name=name, model_dir=str(model_dir), dataset=dataset, threat_model=threat)
+            with weights_only_loads():
+                net: nn.Module = rb_load(model_name=name, model_dir=str(model_dir), dataset=dataset,
+                                         threat_model=threat)
         except RobauditError:
             raise
         except Exception as exc:  # gdown / requests / torch.hub errors when offline
