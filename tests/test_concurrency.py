@@ -109,7 +109,7 @@ def test_ctrl_c_prints_the_resume_line_exits_130_and_the_rerun_resumes(tmp_path:
     many_cells = ["--probes", "corruptions", "--n-images", "20", "--set", "corruptions.noise_sweep=[0.0]",
                   "--set", "corruptions.corruptions=[contrast,brightness,pixelate]", "-q"]
     args = ["score", "-m", model, "-d", data, "-o", out, *many_cells]
-    run = start(args, {"GO_FILE": str(go), "SLOW_SECONDS": "0.3"})
+    run = start(args, {"GO_FILE": str(go), "SLOW_SECONDS": "1.0"})
     cache = out / ".robaudit-cache" / "corruptions"
     wait_for(lambda: cache.is_dir() and len(list(cache.glob("*.npz"))) >= 3, run)
     run.send_signal(signal.SIGINT)

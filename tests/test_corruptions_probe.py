@@ -18,6 +18,7 @@ from torch import nn
 
 from robaudit.errors import RobauditError
 from robaudit.probes.base import PROBES, ProbeContext, ResultCache
+from robaudit.probes.cache import PROBE_TIME_UNIT
 from robaudit.probes.corruptions import CorruptionProbe, CorruptionSettings
 from tests.conftest import make_imageset, wrap
 
@@ -76,8 +77,10 @@ def test_registered_and_metrics(tmp_path: Path) -> None:
 
 def test_resumes_per_corruption_and_severity(tmp_path: Path) -> None:
     probe = CorruptionProbe(CorruptionSettings(**SMALL))
-    first = probe(context(tmp_path))
-    units = sorted(tmp_path.glob("*.npz"))
+    ctx = context(tmp_path)
+    first = probe(ctx)
+    time_record = ctx.cache.path(PROBE_TIME_UNIT)  # the finished probe's compute time, not a unit
+    units = sorted(p for p in tmp_path.glob("*.npz") if p != time_record)
     assert len(units) == 1 + 3 * 2 + 3  # clean, 3 corruptions × 2 severities, 3 sweep levels
     units[0].unlink()  # as if killed before this unit was saved
     ctx = context(tmp_path)

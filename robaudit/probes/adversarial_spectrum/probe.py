@@ -114,6 +114,8 @@ class AdversarialSpectrumProbe(Probe):
 
     def run(self, ctx: ProbeContext) -> ProbeResult:
         protocol = self.protocol()
+        if protocol.batch_size > ctx.batch_size:  # no model call sees more than --batch-size images
+            protocol = dataclasses.replace(protocol, batch_size=ctx.batch_size)
         k = ctx.model.info.num_classes
         if k < 2:
             raise RobauditError("the adversarial-spectrum probe needs a model with ≥ 2 classes")
@@ -132,7 +134,7 @@ class AdversarialSpectrumProbe(Probe):
         exemplars = self._exemplars(ctx, start_classes)
         units: list[dict[str, Any]] = []
         sanity: dict[str, Any] | None = None
-        step, m = protocol.batch_size, min(protocol.sanity_images, len(indices))
+        step, m = protocol.batch_size, min(protocol.sanity_images, len(indices), protocol.batch_size)
         starts = range(0, len(indices), step)
         for b, start in enumerate(ctx.track(starts, "adversarial search", len(starts))):
             sl = slice(start, start + step)
