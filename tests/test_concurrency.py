@@ -57,8 +57,11 @@ def specs(tmp_path: Path) -> tuple[str, str]:
 
 def start(args: list[object], env: dict[str, str]) -> subprocess.Popen[str]:
     environment = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **env}
+    # SIGINT back to its default in the child: a library used by an earlier test (a browser driver,
+    # Ray) may leave it ignored in pytest, and an ignored SIGINT is inherited across exec.
     return subprocess.Popen([sys.executable, "-m", "robaudit", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=environment)
+                            stderr=subprocess.PIPE, text=True, env=environment,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_for(condition: Callable[[], bool], process: subprocess.Popen[str], timeout: float = 120) -> None:
@@ -114,7 +117,7 @@ def test_ctrl_c_prints_the_resume_line_exits_130_and_the_rerun_resumes(tmp_path:
     wait_for(lambda: cache.is_dir() and len(list(cache.glob("*.npz"))) >= 3, run)
     run.send_signal(signal.SIGINT)
     stdout, err = run.communicate(timeout=120)
-    assert run.returncode == 130
+    assert run.returncode == 130, (stdout[-500:], err[-1500:])
     assert "Traceback" not in stdout + err and len(err.strip().splitlines()) == 1
     assert "interrupted" in err and "run the same command again to resume" in err
     assert not (out / "report.json").exists()
