@@ -57,11 +57,15 @@ def specs(tmp_path: Path) -> tuple[str, str]:
 
 def start(args: list[object], env: dict[str, str]) -> subprocess.Popen[str]:
     environment = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **env}
-    # SIGINT back to its default in the child: a library used by an earlier test (a browser driver,
-    # Ray) may leave it ignored in pytest, and an ignored SIGINT is inherited across exec.
     return subprocess.Popen([sys.executable, "-m", "robaudit", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=environment,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            stderr=subprocess.PIPE, text=True, env=environment, preexec_fn=_sigint_as_default)
+
+
+def _sigint_as_default() -> None:
+    """In the child before exec: SIGINT handled by default and not blocked. A library used by an
+    earlier test may leave it ignored or blocked in pytest, and both are inherited across exec."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def wait_for(condition: Callable[[], bool], process: subprocess.Popen[str], timeout: float = 120) -> None:
