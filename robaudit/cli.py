@@ -10,14 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import Progress
 from rich.table import Table
 
 from robaudit.errors import RobauditError
@@ -90,6 +83,7 @@ def score(
     """Run the audit suite on a model and write the report card."""
     from robaudit.suite import run_suite
     from robaudit.suite_config import assemble_config
+    from robaudit.sweep.progress import progress_bar
 
     if preset is None and options.get("model") is None and options.get("data") is None:
         preset = "demo"
@@ -106,8 +100,7 @@ def score(
         from robaudit.atomic import check_writable
 
         check_writable(junit, "--junit")
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TimeRemainingColumn(), console=err_console, disable=quiet or json_out, transient=True) as bar:
+    with progress_bar(err_console, disable=quiet or json_out, transient=True) as bar:
         report = run_suite(config, progress=_progress_factory(bar))
     policy_result = None
     if rules is not None:

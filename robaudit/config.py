@@ -185,3 +185,20 @@ def _number(value: Any, label: str) -> float:
     if not isinstance(value, int | float) or not math.isfinite(value):
         raise RobauditError(f"{label} must be a finite number, not {value!r}")
     return value
+
+
+def read_yaml_file(path: Path, what: str) -> Any:
+    """The parsed content of the YAML file ``path`` (``yaml.safe_load``), or a one-line
+    RobauditError naming ``what`` it should be (e.g. "policy", "zoo file") and the problem."""
+    import yaml  # only the commands that read YAML pay for it
+
+    if not path.is_file():
+        raise RobauditError(f"{what} {path} does not exist")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise RobauditError(f"{what} {path} is not a text file; give a YAML {what}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise RobauditError(f"{what} {path} is not valid YAML{where}; fix the syntax") from None

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
-import yaml
-
+from robaudit.config import read_yaml_file
 from robaudit.errors import RobauditError
 from robaudit.registry import suggest
 
@@ -48,23 +47,10 @@ RULE_KEYS = ("metric", "min", "max", "equals", "better_than")
 
 def load_policy(path: Path) -> list[Rule]:
     """Read and validate a policy file (yaml.safe_load). Bad input raises RobauditError."""
-    raw = _read_yaml(path)
+    raw = read_yaml_file(path, "policy")
     if not isinstance(raw, dict) or not isinstance(raw.get("rules"), list) or not raw["rules"]:
         raise RobauditError(f"policy {path} must have a non-empty 'rules:' list of {{metric, min/max}}")
     return [_rule(item, i, path) for i, item in enumerate(raw["rules"], 1)]
-
-
-def _read_yaml(path: Path) -> Any:
-    if not path.is_file():
-        raise RobauditError(f"policy file {path} does not exist")
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise RobauditError(f"policy {path} is not a text file; give a YAML policy") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise RobauditError(f"policy {path} is not valid YAML{where}; fix the syntax") from None
 
 
 def _rule(item: Any, i: int, path: Path) -> Rule:

@@ -22,13 +22,17 @@ from robaudit.sweep.plan import ModelJob
 from robaudit.sweep.worker import JobResult
 
 
+def progress_bar(console: Console, disable: bool, transient: bool) -> Progress:
+    """The one Rich progress layout: description, bar, done/total, elapsed, ETA."""
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), console=console, disable=disable, transient=transient)
+
+
 class SweepProgress:
     """A Rich Progress holding the overall task first and the running model's tasks below it."""
 
     def __init__(self, total: int, already_done: int, console: Console, enabled: bool) -> None:
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), TimeRemainingColumn(), console=console,
-                                 disable=not enabled, transient=False)
+        self.progress = progress_bar(console, disable=not enabled, transient=False)
         self.overall = self.progress.add_task("models", total=total, completed=already_done)
         self.enabled = enabled
 

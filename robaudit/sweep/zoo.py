@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from robaudit.errors import RobauditError, one_line
+from robaudit.config import read_yaml_file
+from robaudit.errors import RobauditError
 from robaudit.sweep.options import score_options
 
 ENTRY_KEYS = ("spec", "name")
@@ -54,14 +53,7 @@ class Zoo:
 
 def read_zoo(path: Path) -> Zoo:
     """Parse the zoo file's structure (options are checked later, per entry)."""
-    if not path.is_file():
-        raise RobauditError(f"zoo file {path} does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise RobauditError(f"zoo file {path} is not a text file; give a YAML zoo file") from None
-    except yaml.YAMLError as exc:
-        raise RobauditError(f"{path} is not valid YAML: {one_line(exc)}") from None
+    raw = read_yaml_file(path, "zoo file")
     if not isinstance(raw, dict) or not isinstance(raw.get("models"), list) or not raw["models"]:
         raise RobauditError(f"{path} must be a mapping with a non-empty `models:` list (see docs/sweep.md)")
     defaults = {k: v for k, v in raw.items() if k != "models"}
