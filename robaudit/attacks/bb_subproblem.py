@@ -36,20 +36,40 @@ def _rows(v: Tensor) -> Tensor:
     return v.unsqueeze(1)
 
 
-def monotone_root(
-    fn: Callable[[Tensor], tuple[Tensor, Tensor]],
-    target: Tensor, tol: Tensor, lo: Tensor, hi: Tensor, start: Tensor,
-) -> Tensor:
-    """Per row, v in [lo, hi] with |fn(v) − target| ≤ tol for a nondecreasing ``fn`` returning
-    (value (N,), slope (N,)): Newton steps, bisection whenever Newton leaves the bracket. Where
-    the root lies outside [lo, hi], the nearer end; where rounding keeps |fn − target| above
-    ``tol``, the point where the bracket has shrunk to the dtype's resolution."""
-    floor, ceiling = lo, hi
+class Rows:
+    """Row tensors (N, ...) seen through the rows still being solved: ``take(rows)`` gathers them
+    once per working set (``rows`` (n,) indices, or None for all rows), not once per iteration."""
+
+    def __init__(self, *tensors: Tensor) -> None:
+        self.full = tensors
+        self._rows: Tensor | None = None
+        self._taken = tensors
+
+    def take(self, rows: Tensor | None) -> tuple[Tensor, ...]:
+        if rows is not self._rows:
+            self._rows = rows
+            self._taken = self.full if rows is None else tuple(t[rows] for t in self.full)
+        return self._taken
+
+
+RowFn = Callable[[Tensor, "Tensor | None"], tuple[Tensor, Tensor]]
+
+
+def monotone_root(fn: RowFn, target: Tensor, tol: Tensor, lo: Tensor, hi: Tensor, start: Tensor) -> Tensor:
+    """Per row, v in [lo, hi] with |fn(v) − target| ≤ tol for a nondecreasing ``fn(v, rows)``
+    returning (value (n,), slope (n,)) for the rows ``rows`` (None: all) at v (n,): Newton steps,
+    bisection whenever Newton leaves the bracket. Where the root lies outside [lo, hi], the nearer
+    end; where rounding keeps |fn − target| above ``tol``, the point where the bracket has shrunk
+    to the dtype's resolution. Rows are dropped from the work once solved (the work per iteration
+    follows the rows left: a batch's slowest row no longer costs every row an iteration)."""
     resolution = 8 * torch.finfo(start.dtype).eps  # a bracket this tight cannot shrink further
     v = start.clamp(lo, hi)
+    out = v.clone()
+    floor, ceiling = lo, hi
     tried_floor = tried_ceiling = torch.zeros_like(v, dtype=torch.bool)
+    rows: Tensor | None = None
     for _ in range(ROOT_ITERS):
-        value, slope = fn(v)
+        value, slope = fn(v, rows)
         tried_floor, tried_ceiling = tried_floor | (v <= floor), tried_ceiling | (v >= ceiling)
         done = ((value - target).abs() <= tol) | ((value > target) & (v <= floor)) | (
             (value < target) & (v >= ceiling)) | (hi - lo <= resolution * torch.maximum(lo.abs(), hi.abs()))
@@ -64,7 +84,19 @@ def monotone_root(
         step = torch.where((value > target) & (lo == floor) & ~inside & ~tried_floor, floor, step)
         step = torch.where((value < target) & (hi == ceiling) & ~inside & ~tried_ceiling, ceiling, step)
         v = torch.where(done, v, step)
-    return v
+        if 2 * int(done.sum()) >= len(done):  # at least half solved: keep working on the rest
+            if rows is None:
+                out = v.clone()
+            else:
+                out[rows] = v
+            keep = torch.nonzero(~done).flatten()
+            rows = keep if rows is None else rows[keep]
+            v, lo, hi, floor, ceiling, target, tol, tried_floor, tried_ceiling = (
+                t[keep] for t in (v, lo, hi, floor, ceiling, target, tol, tried_floor, tried_ceiling))
+    if rows is None:
+        return v
+    out[rows] = v
+    return out
 
 
 def lambda_bound(b: Tensor, lo: Tensor, hi: Tensor) -> Tensor:
@@ -78,16 +110,17 @@ def hyperplane_step(b: Tensor, lo: Tensor, hi: Tensor, c: Tensor, lam0: Tensor, 
     """The smallest-L2 δ with bᵀδ = c and lo ≤ δ ≤ hi (all (N, D) but c (N,)): δ = clip(λ b / 2),
     λ found by root finding from ``lam0`` (N,) within ±``bound`` (default
     :func:`lambda_bound`). Where c is out of reach, the nearest corner. Returns (λ (N,), δ (N, D))."""
-    half_b, half_b2 = b / 2, b * b / 2
+    rows_of = Rows(b, b / 2, b * b / 2, lo, hi)
 
-    def phi(lam: Tensor) -> tuple[Tensor, Tensor]:
+    def phi(lam: Tensor, rows: Tensor | None) -> tuple[Tensor, Tensor]:
+        b_, half_b, half_b2, lo_, hi_ = rows_of.take(rows)
         free = _rows(lam) * half_b
-        step = torch.clamp(free, lo, hi)
-        return torch.linalg.vecdot(b, step), torch.linalg.vecdot(half_b2, (step == free).to(b.dtype))
+        step = torch.clamp(free, lo_, hi_)
+        return torch.linalg.vecdot(b_, step), torch.linalg.vecdot(half_b2, (step == free).to(b.dtype))
 
     bound = lambda_bound(b, lo, hi) if bound is None else bound
     lam = monotone_root(phi, c, rel_tol * c.abs() + EPS, -bound, bound, lam0)
-    return lam, torch.clamp(_rows(lam) * half_b, lo, hi)
+    return lam, torch.clamp(_rows(lam) * rows_of.full[1], lo, hi)
 
 
 def corner(b: Tensor, c: Tensor, lo: Tensor, hi: Tensor) -> Tensor:
@@ -103,18 +136,19 @@ def boundary_step(b: Tensor, c: Tensor, r: Tensor, lo: Tensor, hi: Tensor) -> Te
     along −b whatever the sign of c, which for c > 0 walks away from the boundary, so this
     follows the problem it states instead)."""
     sb = torch.where(_rows(c > 0), b, -b)
-    b2 = b * b
+    rows_of = Rows(sb, b * b, lo, hi)
 
-    def norm2(t: Tensor) -> tuple[Tensor, Tensor]:
-        free = _rows(t) * sb
-        step = torch.clamp(free, lo, hi)
+    def norm2(t: Tensor, rows: Tensor | None) -> tuple[Tensor, Tensor]:
+        sb_, b2, lo_, hi_ = rows_of.take(rows)
+        free = _rows(t) * sb_
+        step = torch.clamp(free, lo_, hi_)
         return torch.linalg.vecdot(step, step), 2 * t * torch.linalg.vecdot(b2, (step == free).to(b.dtype))
 
     reach = torch.maximum(lo.abs(), hi.abs()) / b.abs().clamp_min(TINY)
     t_max = torch.where(b != 0, reach, torch.zeros_like(reach)).amax(1).clamp(1e-12, 1e12)
     r2 = r * r
     t = monotone_root(norm2, r2, 1e-6 * r2, torch.zeros_like(r), t_max, r / b.norm(dim=1).clamp_min(TINY))
-    full = norm2(t_max)[0] <= r2  # the whole corner fits in the trust region
+    full = norm2(t_max, None)[0] <= r2  # the whole corner fits in the trust region
     t = torch.where(full, t_max, t)
     return torch.clamp(_rows(t) * sb, lo, hi)
 
@@ -178,13 +212,14 @@ def reach_radius(x0: Tensor, x: Tensor, b: Tensor, c: Tensor, box: tuple[float, 
     towards = torch.where(_rows(gap > 0), b.sign(), -b.sign())
     weight = b.abs()
 
-    room_lo, room_hi = box[0] - x0, box[1] - x0
+    rows_of = Rows(towards, weight, box[0] - x0, box[1] - x0)
 
-    def closed(eps: Tensor) -> tuple[Tensor, Tensor]:
-        free = _rows(eps) * towards
+    def closed(eps: Tensor, rows: Tensor | None) -> tuple[Tensor, Tensor]:
+        towards_, weight_, room_lo, room_hi = rows_of.take(rows)
+        free = _rows(eps) * towards_
         moved = torch.clamp(free, room_lo, room_hi)
-        inside = (moved == free) & (towards != 0)
-        return torch.linalg.vecdot(weight, moved * towards), torch.linalg.vecdot(weight, inside.to(b.dtype))
+        inside = (moved == free) & (towards_ != 0)
+        return torch.linalg.vecdot(weight_, moved * towards_), torch.linalg.vecdot(weight_, inside.to(b.dtype))
 
     span = box[1] - box[0]
     zero = torch.zeros_like(c)
@@ -205,9 +240,12 @@ def linf_distance_step(x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r: Tensor,
     lam = 2 * c / ((b * b).sum(1) + EPS)
     r2 = r * r
 
-    def excess(eps: Tensor, lam0: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        lam_, step = hyperplane_step(b, *_eps_box(x0, x, eps, box), c, lam0, 1e-4, bound)
-        return torch.linalg.vecdot(step, step) - r2, lam_, step
+    rows_of = Rows(x0, x, b, c, r2, bound)
+
+    def excess(eps: Tensor, lam0: Tensor, rows: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        x0_, x_, b_, c_, r2_, bound_ = rows_of.take(rows)
+        lam_, step = hyperplane_step(b_, *_eps_box(x0_, x_, eps, box), c_, lam0, 1e-4, bound_)
+        return torch.linalg.vecdot(step, step) - r2_, lam_, step
 
     far = (x - x0).abs().amax(1)
     eps_lo = torch.maximum(reach_radius(x0, x, b, c, box), far - r)
@@ -222,17 +260,28 @@ def linf_distance_step(x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r: Tensor,
     kept = torch.zeros_like(c)  # +1: the low end was kept last time, −1: the high end
     g_feasible = g_hi  # g at eps_hi before any Illinois halving
     last_width = torch.full_like(c, torch.inf)
+    out, rows = step_hi, None
     for _ in range(ROOT_ITERS):
         done = (g_lo <= 0) | (eps_hi - eps_lo <= LINF_TOL) | (g_feasible >= -RADIUS_TOL * r2)
         if bool(done.all()):
             break
+        if 2 * int(done.sum()) >= len(done):  # at least half solved: keep working on the rest
+            if rows is None:
+                out = step_hi.clone()
+            else:
+                out[rows] = step_hi
+            keep = torch.nonzero(~done).flatten()
+            rows = keep if rows is None else rows[keep]
+            eps_lo, g_lo, eps_hi, g_hi, lam_hi, step_hi, kept, g_feasible, last_width, r2, done = (
+                t[keep] for t in (eps_lo, g_lo, eps_hi, g_hi, lam_hi, step_hi, kept, g_feasible,
+                                  last_width, r2, done))
         width = eps_hi - eps_lo
         eps = (eps_lo * g_hi - eps_hi * g_lo) / (g_hi - g_lo)
         # Bisect where the last step did not halve the bracket (regula falsi can crawl).
         slow = ~torch.isfinite(eps) | (width > 0.5 * last_width)
         eps = torch.where(slow, (eps_lo + eps_hi) / 2, eps).clamp(eps_lo, eps_hi)
         last_width = width
-        g, lam_mid, step = excess(eps, lam_hi)
+        g, lam_mid, step = excess(eps, lam_hi, rows)
         ok = (g <= 0) & ~done
         bad = (g > 0) & ~done
         # Illinois: halve the value of an end kept twice in a row, so both ends move.
@@ -243,7 +292,10 @@ def linf_distance_step(x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r: Tensor,
         step_hi = torch.where(_rows(ok), step, step_hi)
         eps_lo, g_lo = torch.where(bad, eps, eps_lo), torch.where(bad, g, g_lo)
         kept = torch.where(ok, 1.0, torch.where(bad, -1.0, kept))
-    return step_hi
+    if rows is None:
+        return step_hi
+    out[rows] = step_hi
+    return out
 
 
 def trust_region_step(norm: str, x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r: Tensor,

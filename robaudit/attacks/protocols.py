@@ -65,7 +65,7 @@ PROTOCOLS: dict[str, Protocol] = {
         attacks=("start", "fmn", "ddn", "pgd_bisection"), batch_size=32, sanity_images=8,
     ),
     "standard": Protocol(
-        name="standard", n_images=500, steps=200, restarts=2, pgd_steps=20, bisection_steps=8,
+        name="standard", n_images=500, steps=200, restarts=1, pgd_steps=20, bisection_steps=8,
         attacks=("start", "fmn", "ddn", "pgd_bisection", "brendel_bethge"), batch_size=64,
     ),
     "paper": Protocol(
