@@ -1,0 +1,81 @@
+"""Batched one-dimensional root finding: one monotone equation per row, all rows at once.
+
+Written by hand because torch has no batched scalar root finder: safeguarded Newton with
+bisection fallback, rows leaving the work as they are solved. Used by the Brendel–Bethge
+trust-region subproblem (:mod:`robaudit.attacks.bb_subproblem`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+TINY = 1e-30
+"""Guards divisions (representable in float32 as in float64)."""
+ROOT_ITERS = 100
+"""Cap on safeguarded-Newton iterations (piecewise-linear roots usually take 2–6)."""
+
+
+class Rows:
+    """Row tensors (N, ...) seen through the rows still being solved: ``take(rows)`` gathers them
+    once per working set (``rows`` (n,) indices, or None for all rows), not once per iteration."""
+
+    def __init__(self, *tensors: Tensor) -> None:
+        self.full = tensors
+        self._rows: Tensor | None = None
+        self._taken = tensors
+
+    def take(self, rows: Tensor | None) -> tuple[Tensor, ...]:
+        if rows is not self._rows:
+            self._rows = rows
+            self._taken = self.full if rows is None else tuple(t[rows] for t in self.full)
+        return self._taken
+
+
+RowFn = Callable[[Tensor, "Tensor | None"], tuple[Tensor, Tensor]]
+
+
+def monotone_root(fn: RowFn, target: Tensor, tol: Tensor, lo: Tensor, hi: Tensor, start: Tensor) -> Tensor:
+    """Per row, v in [lo, hi] with |fn(v) − target| ≤ tol for a nondecreasing ``fn(v, rows)``
+    returning (value (n,), slope (n,)) for the rows ``rows`` (None: all) at v (n,): Newton steps,
+    bisection whenever Newton leaves the bracket. Where the root lies outside [lo, hi], the nearer
+    end; where rounding keeps |fn − target| above ``tol``, the point where the bracket has shrunk
+    to the dtype's resolution. Rows are dropped from the work once solved (the work per iteration
+    follows the rows left: a batch's slowest row no longer costs every row an iteration)."""
+    resolution = 8 * torch.finfo(start.dtype).eps  # a bracket this tight cannot shrink further
+    v = start.clamp(lo, hi)
+    out = v.clone()
+    floor, ceiling = lo, hi
+    tried_floor = tried_ceiling = torch.zeros_like(v, dtype=torch.bool)
+    rows: Tensor | None = None
+    for _ in range(ROOT_ITERS):
+        value, slope = fn(v, rows)
+        tried_floor, tried_ceiling = tried_floor | (v <= floor), tried_ceiling | (v >= ceiling)
+        done = ((value - target).abs() <= tol) | ((value > target) & (v <= floor)) | (
+            (value < target) & (v >= ceiling)) | (hi - lo <= resolution * torch.maximum(lo.abs(), hi.abs()))
+        if bool(done.all()):
+            break
+        hi = torch.where(value > target, v, hi)
+        lo = torch.where(value < target, v, lo)
+        newton = v + (target - value) / slope.clamp_min(TINY)
+        inside = (slope > 0) & (newton > lo) & (newton < hi)
+        step = torch.where(inside, newton, (lo + hi) / 2)
+        # Bisection towards an untried end of the range only reaches it in the limit: try the end.
+        step = torch.where((value > target) & (lo == floor) & ~inside & ~tried_floor, floor, step)
+        step = torch.where((value < target) & (hi == ceiling) & ~inside & ~tried_ceiling, ceiling, step)
+        v = torch.where(done, v, step)
+        if 2 * int(done.sum()) >= len(done):  # at least half solved: keep working on the rest
+            if rows is None:
+                out = v.clone()
+            else:
+                out[rows] = v
+            keep = torch.nonzero(~done).flatten()
+            rows = keep if rows is None else rows[keep]
+            v, lo, hi, floor, ceiling, target, tol, tried_floor, tried_ceiling = (
+                t[keep] for t in (v, lo, hi, floor, ceiling, target, tol, tried_floor, tried_ceiling))
+    if rows is None:
+        return v
+    out[rows] = v
+    return out
