@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from robaudit.attacks.roots import ROOT_ITERS, TINY, Rows, monotone_root
+from robaudit.attacks.roots import ROOT_ITERS, TINY, Rows, drop_solved, gather_solved, monotone_root
 
 EPS = 1e-10
 """Keeps denominators such as Σb² away from zero."""
@@ -199,16 +199,9 @@ def linf_distance_step(x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r: Tensor,
         done = (g_lo <= 0) | (eps_hi - eps_lo <= LINF_TOL) | (g_feasible >= -RADIUS_TOL * r2)
         if bool(done.all()):
             break
-        if 2 * int(done.sum()) >= len(done):  # at least half solved: keep working on the rest
-            if rows is None:
-                out = step_hi.clone()
-            else:
-                out[rows] = step_hi
-            keep = torch.nonzero(~done).flatten()
-            rows = keep if rows is None else rows[keep]
-            eps_lo, g_lo, eps_hi, g_hi, lam_hi, step_hi, kept, g_feasible, last_width, r2, done = (
-                t[keep] for t in (eps_lo, g_lo, eps_hi, g_hi, lam_hi, step_hi, kept, g_feasible,
-                                  last_width, r2, done))
+        rows, out, state = drop_solved(done, rows, out, step_hi, (
+            eps_lo, g_lo, eps_hi, g_hi, lam_hi, step_hi, kept, g_feasible, last_width, r2, done))
+        eps_lo, g_lo, eps_hi, g_hi, lam_hi, step_hi, kept, g_feasible, last_width, r2, done = state
         width = eps_hi - eps_lo
         eps = (eps_lo * g_hi - eps_hi * g_lo) / (g_hi - g_lo)
         # Bisect where the last step did not halve the bracket (regula falsi can crawl).
@@ -226,10 +219,7 @@ def linf_distance_step(x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r: Tensor,
         step_hi = torch.where(_rows(ok), step, step_hi)
         eps_lo, g_lo = torch.where(bad, eps, eps_lo), torch.where(bad, g, g_lo)
         kept = torch.where(ok, 1.0, torch.where(bad, -1.0, kept))
-    if rows is None:
-        return step_hi
-    out[rows] = step_hi
-    return out
+    return gather_solved(rows, out, step_hi)
 
 
 def trust_region_step(norm: str, x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r: Tensor,

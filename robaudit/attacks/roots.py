@@ -34,6 +34,31 @@ class Rows:
         return self._taken
 
 
+def drop_solved(done: Tensor, rows: Tensor | None, out: Tensor, result: Tensor,
+                state: tuple[Tensor, ...]) -> tuple[Tensor | None, Tensor, tuple[Tensor, ...]]:
+    """Once at least half the working rows are ``done`` (n,) bool: store their ``result`` (n, ...)
+    in ``out`` (N, ...) and keep only the unsolved rows of ``state`` (each (n, ...)). ``rows``:
+    the working rows' indices into N (None: all). Returns (rows, out, state), as given when
+    fewer than half are done."""
+    if 2 * int(done.sum()) < len(done):
+        return rows, out, state
+    if rows is None:
+        out = result.clone()
+    else:
+        out[rows] = result
+    keep = torch.nonzero(~done).flatten()
+    return (keep if rows is None else rows[keep]), out, tuple(t[keep] for t in state)
+
+
+def gather_solved(rows: Tensor | None, out: Tensor, result: Tensor) -> Tensor:
+    """All N rows' results: ``out`` with the working rows' ``result`` stored (``result`` if no
+    row was dropped)."""
+    if rows is None:
+        return result
+    out[rows] = result
+    return out
+
+
 RowFn = Callable[[Tensor, "Tensor | None"], tuple[Tensor, Tensor]]
 
 
@@ -42,11 +67,11 @@ def monotone_root(fn: RowFn, target: Tensor, tol: Tensor, lo: Tensor, hi: Tensor
     returning (value (n,), slope (n,)) for the rows ``rows`` (None: all) at v (n,): Newton steps,
     bisection whenever Newton leaves the bracket. Where the root lies outside [lo, hi], the nearer
     end; where rounding keeps |fn − target| above ``tol``, the point where the bracket has shrunk
-    to the dtype's resolution. Rows are dropped from the work once solved (the work per iteration
-    follows the rows left: a batch's slowest row no longer costs every row an iteration)."""
+    to the dtype's resolution. Rows leave the work once solved, so the work per iteration follows
+    the rows left rather than the batch's slowest row."""
     resolution = 8 * torch.finfo(start.dtype).eps  # a bracket this tight cannot shrink further
     v = start.clamp(lo, hi)
-    out = v.clone()
+    out = v  # replaced by drop_solved before any row is stored
     floor, ceiling = lo, hi
     tried_floor = tried_ceiling = torch.zeros_like(v, dtype=torch.bool)
     rows: Tensor | None = None
@@ -66,16 +91,6 @@ def monotone_root(fn: RowFn, target: Tensor, tol: Tensor, lo: Tensor, hi: Tensor
         step = torch.where((value > target) & (lo == floor) & ~inside & ~tried_floor, floor, step)
         step = torch.where((value < target) & (hi == ceiling) & ~inside & ~tried_ceiling, ceiling, step)
         v = torch.where(done, v, step)
-        if 2 * int(done.sum()) >= len(done):  # at least half solved: keep working on the rest
-            if rows is None:
-                out = v.clone()
-            else:
-                out[rows] = v
-            keep = torch.nonzero(~done).flatten()
-            rows = keep if rows is None else rows[keep]
-            v, lo, hi, floor, ceiling, target, tol, tried_floor, tried_ceiling = (
-                t[keep] for t in (v, lo, hi, floor, ceiling, target, tol, tried_floor, tried_ceiling))
-    if rows is None:
-        return v
-    out[rows] = v
-    return out
+        rows, out, (v, lo, hi, floor, ceiling, target, tol, tried_floor, tried_ceiling) = drop_solved(
+            done, rows, out, v, (v, lo, hi, floor, ceiling, target, tol, tried_floor, tried_ceiling))
+    return gather_solved(rows, out, v)

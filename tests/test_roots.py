@@ -1,0 +1,36 @@
+"""Batched monotone root finding against closed-form roots (cube roots, piecewise-linear kinks)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from robaudit.attacks.roots import monotone_root
+
+
+def test_each_row_reaches_its_own_cube_root_whatever_the_others_take() -> None:
+    target = torch.tensor([1e-6, 0.5, 8.0, 27.0, 1e3, -64.0, 3.375, 0.0], dtype=torch.float64)
+    calls: list[int] = []
+
+    def cube(v: Tensor, rows: Tensor | None) -> tuple[Tensor, Tensor]:
+        calls.append(len(v))
+        return v**3, 3 * v**2
+
+    lo, hi = torch.full_like(target, -20.0), torch.full_like(target, 20.0)
+    root = monotone_root(cube, target, 1e-12 * target.abs() + 1e-15, lo, hi, torch.ones_like(target))
+    torch.testing.assert_close(root, torch.sign(target) * target.abs() ** (1 / 3), rtol=1e-6, atol=1e-5)
+    assert min(calls) < len(target)  # solved rows left the work
+
+
+def test_roots_outside_the_bracket_give_its_nearer_end_and_kinks_are_exact() -> None:
+    target = torch.tensor([-5.0, 0.25, 1.5, 9.0])
+    kinked = torch.tensor([0.0, 1.0, 1.0, 1.0])  # f(v) = v below 1, 1 + 2 (v − 1) above
+
+    def piecewise(v: Tensor, rows: Tensor | None) -> tuple[Tensor, Tensor]:
+        k = kinked if rows is None else kinked[rows]
+        above = (v > 1) & (k > 0)
+        return torch.where(above, 1 + 2 * (v - 1), v), torch.where(above, 2.0, 1.0)
+
+    root = monotone_root(piecewise, target, torch.full_like(target, 1e-6), torch.zeros(4), torch.full((4,), 3.0),
+                         torch.full((4,), 0.5))
+    torch.testing.assert_close(root, torch.tensor([0.0, 0.25, 1.25, 3.0]))
