@@ -44,17 +44,18 @@ def hyperplane_step(b: Tensor, lo: Tensor, hi: Tensor, c: Tensor, lam0: Tensor, 
     """The smallest-L2 δ with bᵀδ = c and lo ≤ δ ≤ hi (all (N, D) but c (N,)): δ = clip(λ b / 2),
     λ found by root finding from ``lam0`` (N,) within ±``bound`` (default
     :func:`lambda_bound`). Where c is out of reach, the nearest corner. Returns (λ (N,), δ (N, D))."""
-    rows_of = Rows(b, b / 2, b * b / 2, lo, hi)
+    half_b = b / 2
+    rows_of = Rows(b, half_b, b * b / 2, lo, hi)
 
     def phi(lam: Tensor, rows: Tensor | None) -> tuple[Tensor, Tensor]:
-        b_, half_b, half_b2, lo_, hi_ = rows_of.take(rows)
-        free = _rows(lam) * half_b
+        b_, half_b_, half_b2, lo_, hi_ = rows_of.take(rows)
+        free = _rows(lam) * half_b_
         step = torch.clamp(free, lo_, hi_)
         return torch.linalg.vecdot(b_, step), torch.linalg.vecdot(half_b2, (step == free).to(b.dtype))
 
     bound = lambda_bound(b, lo, hi) if bound is None else bound
     lam = monotone_root(phi, c, rel_tol * c.abs() + EPS, -bound, bound, lam0)
-    return lam, torch.clamp(_rows(lam) * rows_of.full[1], lo, hi)
+    return lam, torch.clamp(_rows(lam) * half_b, lo, hi)
 
 
 def corner(b: Tensor, c: Tensor, lo: Tensor, hi: Tensor) -> Tensor:

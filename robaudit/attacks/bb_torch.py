@@ -36,15 +36,13 @@ class TorchBrendelBethge(MinimizationAttack):
 
     def __init__(self, norm: str, steps: int = 1000, lr: float = 1e-3, lr_decay: float = 0.5,
                  lr_num_decay: int = 20, momentum: float = 0.8, overshoot: float = 1.1,
-                 binary_search_steps: int = 10, dtype: torch.dtype = torch.float32,
-                 relative_radius: float | None = None) -> None:
+                 binary_search_steps: int = 10, dtype: torch.dtype = torch.float32) -> None:
         if norm not in ("linf", "l2"):
             raise ValueError(f"norm must be 'linf' or 'l2', got {norm!r}")
         self.norm = norm
         self.steps, self.lr, self.lr_decay, self.lr_num_decay = steps, lr, lr_decay, lr_num_decay
         self.momentum, self.overshoot, self.binary_search_steps = momentum, overshoot, binary_search_steps
         self.dtype = dtype  # of the subproblem solver; float64 (foolbox's) runs 2–10× slower on CPUs
-        self.relative_radius = relative_radius
 
     @property
     def distance(self) -> fb.distances.Distance:
@@ -110,14 +108,11 @@ class TorchBrendelBethge(MinimizationAttack):
         x = self._blend(x0, start, upper)
         best = start.clone()
         flat0 = x0.flatten(1).to(self.dtype)
+        lrs = torch.full((n,), self.lr, dtype=self.dtype, device=x0.device)
         interval = max(1, int(self.steps / self.lr_num_decay))
         # foolbox scales the trust region by the number of values in the whole batch (N·D·range).
         low, high = (float(v) for v in self._model.bounds)
         rate_normalization = x.numel() * (high - low)
-        lr = self.lr
-        if self.relative_radius is not None:
-            lr = self.relative_radius * float((x - x0).flatten(1).norm(dim=1).median()) / rate_normalization
-        lrs = torch.full((n,), lr, dtype=self.dtype, device=x0.device)
         boundary = torch.zeros_like(flat0)
         for step in range(1, self.steps + 1):
             diff, gradient = self._logit_diff(x, grad=True)
