@@ -18,6 +18,7 @@ import yaml
 from common import bench_data, bench_model
 from timing import measure
 
+from robaudit.attacks.protocols import PROTOCOLS, Protocol
 from robaudit.probes import PROBES
 from robaudit.probes.base import ProbeContext, ProbeResult
 
@@ -46,6 +47,20 @@ def main() -> None:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
     print(f"{args.probe} {settings} on {args.model}, {args.data} ({name}): "
           f"wall {sample.wall:.1f} s, CPU {sample.cpu:.1f} s; {json.dumps(metrics)}", flush=True)
+    if hasattr(probe, "protocol"):
+        print_projection(probe.protocol(device), result[0].metrics, sample.wall)
+
+
+def print_projection(protocol: Protocol, metrics: dict[str, object], wall: float) -> None:
+    """With fewer images or restarts than the preset's, the time projected to the preset's (the
+    attack's work is linear in both: units of images, restarts one after another)."""
+    preset = PROTOCOLS[protocol.name]
+    attacked = metrics.get("n_attacked", protocol.n_images)
+    n = attacked if isinstance(attacked, int) and attacked > 0 else protocol.n_images
+    if (n, protocol.restarts) != (preset.n_images, preset.restarts):
+        minutes = wall * preset.n_images / n * preset.restarts / protocol.restarts / 60
+        print(f"  projected to the {preset.name} protocol's {preset.n_images} images × {preset.restarts} restarts "
+              f"(from {n} × {protocol.restarts}): {minutes:.1f} min wall", flush=True)
 
 
 if __name__ == "__main__":

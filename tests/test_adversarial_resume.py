@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
 from robaudit.attacks.protocols import PROTOCOLS
 from robaudit.probes.adversarial_spectrum import AdversarialSettings, AdversarialSpectrumProbe
@@ -56,10 +57,12 @@ def test_a_run_killed_after_two_units_resumes_with_identical_numbers(tmp_path: P
         np.testing.assert_array_equal(resumed.arrays[key], array, err_msg=key)
 
 
-def test_the_default_unit_is_the_preset_batch_capped_at_unit_images() -> None:
+def test_the_default_unit_is_the_preset_batch_capped_at_unit_images_off_the_gpu() -> None:
     for name, preset in PROTOCOLS.items():
-        protocol = AdversarialSpectrumProbe(AdversarialSettings(protocol=name)).protocol()
-        assert protocol.batch_size == min(preset.batch_size, UNIT_IMAGES) == 32
+        probe = AdversarialSpectrumProbe(AdversarialSettings(protocol=name))
+        for device in (None, torch.device("cpu")):
+            assert probe.protocol(device).batch_size == min(preset.batch_size, UNIT_IMAGES) == 32
+        assert probe.protocol(torch.device("cuda")).batch_size == preset.batch_size  # no CUDA needed to plan
 
 
 def test_an_explicit_batch_size_attacks_and_caches_that_many_together() -> None:

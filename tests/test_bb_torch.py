@@ -16,6 +16,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
+from robaudit.attacks import bb_subproblem
 from robaudit.attacks.bb_torch import TorchBrendelBethge
 from robaudit.attacks.protocols import resolve_protocol
 from robaudit.attacks.search import MinimalSearch
@@ -47,7 +48,7 @@ def _linear(scale: float = 20.0) -> nn.Sequential:
 
 def _starts(net: nn.Module, x: Tensor, labels: Tensor) -> Tensor:
     """Adversarial starting points from foolbox's L∞ PGD at ε = 0.3 (all must succeed)."""
-    fmodel = fb.PyTorchModel(net, bounds=(0, 1))
+    fmodel = fb.PyTorchModel(net, bounds=(0, 1), device=x.device)
     torch.manual_seed(0)
     start = fb.attacks.LinfPGD(steps=50).run(fmodel, x, fb.criteria.Misclassification(labels), epsilon=0.3)
     assert bool(criterion_met(net(start), labels, None).all())
@@ -56,13 +57,21 @@ def _starts(net: nn.Module, x: Tensor, labels: Tensor) -> Tensor:
 
 def _bb(attack: fb.attacks.base.MinimizationAttack, net: nn.Module, x: Tensor, labels: Tensor,
         start: Tensor) -> Tensor:
-    fmodel = fb.PyTorchModel(net, bounds=(0, 1))
+    fmodel = fb.PyTorchModel(net, bounds=(0, 1), device=x.device)
     out: Tensor = attack.run(fmodel, x, fb.criteria.Misclassification(labels), starting_points=ep.astensor(start))
     return out
 
 
+@pytest.fixture(params=["newton", "exact"])
+def lambda_solver(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both λ solvers of the subproblem on the CPU (the exact one is the GPU's)."""
+    if request.param == "exact":
+        monkeypatch.setattr(bb_subproblem, "EXACT_LAMBDA_DEVICES", frozenset({"cpu", "cuda"}))
+    return str(request.param)
+
+
 @pytest.mark.parametrize("norm", ["linf", "l2"])
-def test_matches_foolbox_from_the_same_starts(norm: str) -> None:
+def test_matches_foolbox_from_the_same_starts(norm: str, lambda_solver: str) -> None:
     net = _mlp()
     torch.manual_seed(2)
     x = torch.rand(4, 3, 8, 8) * 0.6 + 0.2
@@ -78,7 +87,7 @@ def test_matches_foolbox_from_the_same_starts(norm: str) -> None:
 
 
 @pytest.mark.parametrize("norm", ["linf", "l2"])
-def test_linear_model_reaches_the_analytic_minimum(norm: str) -> None:
+def test_linear_model_reaches_the_analytic_minimum(norm: str, lambda_solver: str) -> None:
     net = _linear()
     torch.manual_seed(3)
     x = torch.rand(6, 3, 8, 8) * 0.5 + 0.25

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from robaudit.attacks.roots import monotone_root
+from robaudit.attacks.roots import clamped_sum_root, monotone_root
 
 
 def test_each_row_reaches_its_own_cube_root_whatever_the_others_take() -> None:
@@ -34,3 +34,28 @@ def test_roots_outside_the_bracket_give_its_nearer_end_and_kinks_are_exact() -> 
     root = monotone_root(piecewise, target, torch.full_like(target, 1e-6), torch.zeros(4), torch.full((4,), 3.0),
                          torch.full((4,), 0.5))
     torch.testing.assert_close(root, torch.tensor([0.0, 0.25, 1.25, 3.0]))
+
+
+def test_clamped_sum_root_is_exact_on_hand_made_pieces() -> None:
+    # g(v) = 1·(clamp(v, 0, 2) − 0) + 3·(clamp(v, 1, 2) − 1) + 0·(…): slope 1 on [0, 1], 4 on [1, 2], flat after.
+    start = torch.tensor([[0.0, 1.0, -5.0]], dtype=torch.float64).repeat(6, 1)
+    end = torch.tensor([[2.0, 2.0, 5.0]], dtype=torch.float64).repeat(6, 1)
+    weight = torch.tensor([[1.0, 3.0, 0.0]], dtype=torch.float64).repeat(6, 1)
+    target = torch.tensor([0.5, 1.0, 3.0, 5.0, 7.0, -1.0], dtype=torch.float64)
+    root = clamped_sum_root(start, end, weight, target)
+    # 0.5 → 0.5; 1 → 1 (the kink); 3 → 1 + 2/4; 5 → 2 (g's maximum, reached at 2);
+    # 7 (out of reach) → the largest breakpoint 5; −1 (below g's minimum) → the smallest, −5.
+    torch.testing.assert_close(root, torch.tensor([0.5, 1.0, 1.5, 2.0, 5.0, -5.0], dtype=torch.float64))
+
+
+def test_clamped_sum_root_solves_random_rows() -> None:
+    g = torch.Generator().manual_seed(0)
+    start = torch.randn(64, 300, generator=g, dtype=torch.float64)
+    end = start + torch.rand(64, 300, generator=g, dtype=torch.float64)
+    weight = torch.rand(64, 300, generator=g, dtype=torch.float64)
+    weight[:, :30] = 0  # pieces that never move
+    total = (weight * (end - start)).sum(1)
+    target = torch.rand(64, generator=g, dtype=torch.float64) * total
+    root = clamped_sum_root(start, end, weight, target)
+    value = (weight * (torch.minimum(torch.maximum(root[:, None], start), end) - start)).sum(1)
+    torch.testing.assert_close(value, target, rtol=0, atol=1e-12)

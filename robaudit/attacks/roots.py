@@ -1,8 +1,10 @@
 """Batched one-dimensional root finding: one monotone equation per row, all rows at once.
 
 Written by hand because torch has no batched scalar root finder: safeguarded Newton with
-bisection fallback, rows leaving the work as they are solved. Used by the Brendel–Bethge
-trust-region subproblem (:mod:`robaudit.attacks.bb_subproblem`).
+bisection fallback, rows leaving the work as they are solved, and an exact solver for sums of
+clamped linear pieces (sorting their breakpoints: a fixed, small number of tensor operations,
+which on a GPU matters more than their arithmetic). Used by the Brendel–Bethge trust-region
+subproblem (:mod:`robaudit.attacks.bb_subproblem`).
 """
 
 from __future__ import annotations
@@ -94,3 +96,21 @@ def monotone_root(fn: RowFn, target: Tensor, tol: Tensor, lo: Tensor, hi: Tensor
         rows, out, (v, lo, hi, floor, ceiling, target, tol, tried_floor, tried_ceiling) = drop_solved(
             done, rows, out, v, (v, lo, hi, floor, ceiling, target, tol, tried_floor, tried_ceiling))
     return gather_solved(rows, out, v)
+
+
+def clamped_sum_root(start: Tensor, end: Tensor, weight: Tensor, target: Tensor) -> Tensor:
+    """Per row, the smallest v with g(v) = Σ_i weight_i · (clamp(v, start_i, end_i) − start_i) = target,
+    exactly: g is piecewise linear and nondecreasing, so sorting the 2M breakpoints and summing the
+    slopes between them gives g at every breakpoint, and the root lies on the first segment that
+    reaches the target. start, end, weight: (N, M) with start ≤ end, weight ≥ 0; target (N,).
+    Where target ≤ 0 the smallest breakpoint, where it exceeds g's maximum the largest."""
+    points, order = torch.cat([start, end], 1).sort(1)
+    slope = torch.cat([weight, -weight], 1).gather(1, order).cumsum(1)  # slope right of each point
+    rise = (slope[:, :-1] * points.diff(dim=1)).clamp_min(0)
+    gain = torch.cat([torch.zeros_like(target)[:, None], rise.cumsum(1)], 1)  # g at each point
+    k = (gain < target[:, None]).sum(1).clamp(1, points.shape[1] - 1)  # the root's segment: (k − 1, k)
+    left = points.gather(1, (k - 1)[:, None])[:, 0]
+    below = gain.gather(1, (k - 1)[:, None])[:, 0]
+    run = (target - below) / slope.gather(1, (k - 1)[:, None])[:, 0].clamp_min(TINY)
+    right = points.gather(1, k[:, None])[:, 0]
+    return torch.where(target <= 0, points[:, 0], (left + run.clamp_min(0)).clamp(max=right))

@@ -83,15 +83,15 @@ def pixelate(x: Tensor, s: Setting, g: torch.Generator) -> Tensor:
 
 
 def jpeg_compression(x: Tensor, s: Setting, g: torch.Generator) -> Tensor:
-    """Encode/decode with libjpeg at quality c (torchvision.io, batched as a list; CPU or CUDA)."""
+    """Encode/decode with libjpeg at quality c (torchvision.io, batched as a list), on the CPU for any
+    device of x: libjpeg is the reference's codec (PIL's), and CUDA's nvjpeg encodes differently."""
     # torchvision pulls in torch._dynamo (≈ 2.5 s); imported here so a run without JPEG doesn't pay it
     from torchvision.io import decode_jpeg, encode_jpeg
 
     quality = int(s.params)
-    u8 = torch.round(x.clamp(0, 1) * 255).to(torch.uint8)
-    encoded = encode_jpeg(list(u8.unbind(0)), quality=quality)
-    decoded = decode_jpeg(encoded, device=x.device)
-    return torch.stack(list(decoded)).to(x.dtype) / 255.0
+    u8 = torch.round(x.clamp(0, 1) * 255).to(torch.uint8).cpu()
+    decoded = decode_jpeg(encode_jpeg(list(u8.unbind(0)), quality=quality))
+    return torch.stack(list(decoded)).to(x.device, x.dtype) / 255.0
 
 
 def _affine_coords(n: int, h: int, w: int, jitter: float, g: torch.Generator) -> Tensor:

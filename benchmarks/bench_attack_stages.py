@@ -1,0 +1,127 @@
+"""Where the adversarial search spends its time: wall seconds per stage, and the model's own cost.
+
+Runs the adversarial-spectrum probe once and times (wall, device synchronised) each stage of the
+minimal search: the blend start, each minimum-norm attack (FMN, DDN, Brendel–Bethge), the PGD
+bisection and the sanity checks. Then times one model pass as the attacks make it (forward and
+gradient with respect to the input, at the attack's batch size) in float32, TF32 and bfloat16
+autocast, so ``passes × time per pass`` says how much of the attack is model arithmetic and how
+much is the attacks' own work (solver, bookkeeping, kernel launches). A diagnostic for one
+machine, not a ratio between two sides.
+
+    python benchmarks/bench_attack_stages.py --model wide_resnet28_10 --data synthetic:32:4000 \
+        --set protocol=paper --set n_images=100 --set batch_size=100 --set steps=100 --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import functools
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+import yaml
+from common import bench_data, bench_model
+
+from robaudit.attacks import search
+from robaudit.models.wrapper import AuditedModel
+from robaudit.probes.adversarial_spectrum import AdversarialSettings, AdversarialSpectrumProbe
+from robaudit.probes.adversarial_spectrum import probe as probe_module
+from robaudit.probes.base import ProbeContext
+
+STAGES: tuple[tuple[Any, str], ...] = ((search.MinimalSearch, "_blend_start"), (search.MinimalSearch, "_min_norm"),
+                                       (search.MinimalSearch, "_pgd_bisection"),
+                                       (probe_module.AdversarialSpectrumProbe, "_sanity"))
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_stages(device: torch.device, seconds: dict[str, float]) -> None:
+    """Wrap each stage so its wall seconds add up in ``seconds`` (the minimum-norm attacks by name)."""
+    for owner, name in STAGES:
+        method = getattr(owner, name)
+
+        @functools.wraps(method)
+        def timed(self: Any, *args: Any, __method: Callable[..., Any] = method, __name: str = name,
+                  **kwargs: Any) -> Any:
+            sync(device)
+            start = time.perf_counter()
+            out = __method(self, *args, **kwargs)
+            sync(device)
+            seconds[args[0] if __name == "_min_norm" else __name.strip("_")] += time.perf_counter() - start
+            return out
+
+        setattr(owner, name, timed)
+
+
+@contextlib.contextmanager
+def precision(mode: str, device: torch.device) -> Iterator[None]:
+    """float32 (no TF32), tf32 (TF32 matrix products and convolutions) or bf16 (autocast)."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = mode == "tf32"
+    try:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=mode == "bf16"):
+            yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def pass_seconds(model: AuditedModel, batch: int, device: torch.device, mode: str, repeats: int = 10) -> float:
+    """Wall seconds of one forward + input-gradient pass on ``batch`` images (after 3 warm-ups)."""
+    x = torch.rand(batch, *model.info.input_size, device=device)
+    times = []
+    with precision(mode, device):
+        for i in range(repeats + 3):
+            xg = x.clone().requires_grad_(True)
+            sync(device)
+            start = time.perf_counter()
+            model(xg).float().logsumexp(1).sum().backward()
+            sync(device)
+            if i >= 3:
+                times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="embedded", help="a factory of benchmarks/factories.py or a spec")
+    parser.add_argument("--data", default="embedded", help="a dataset spec or synthetic:SIZE[:N]")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a probe setting")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    data = bench_data(args.data)
+    model = bench_model(args.model, device, data)
+    probe = AdversarialSpectrumProbe(AdversarialSettings(
+        **{key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in args.set)}))
+    ctx = ProbeContext(model=model, data=data, device=device, batch_size=args.batch_size)
+    seconds: dict[str, float] = collections.defaultdict(float)
+    time_stages(device, seconds)
+    sync(device)
+    start = time.perf_counter()
+    metrics = probe(ctx).metrics
+    sync(device)
+    total = time.perf_counter() - start
+    unit = min(probe.protocol(device).batch_size, ctx.batch_size, int(metrics["n_attacked"]))  # images per attack batch
+    passes = metrics["passes"]["backward"] / unit  # gradient passes, in batches of the attack unit
+    print(f"{args.model} {args.data} {dict(item.split('=', 1) for item in args.set)} on {device}: "
+          f"{total:.1f} s wall, {metrics['passes']['forward']} forward / {metrics['passes']['backward']} "
+          f"backward image-passes (≈ {passes:.0f} gradient passes of {unit} images)")
+    for stage, value in sorted(seconds.items(), key=lambda item: -item[1]):
+        print(f"  {stage:<16} {value:7.1f} s  {value / total:6.1%}")
+    modes = ("float32", "tf32", "bf16") if device.type == "cuda" else ("float32",)
+    for mode in modes:
+        each = pass_seconds(model, unit, device, mode)
+        print(f"  one pass of {unit} images, {mode:<7}: {each * 1e3:8.2f} ms; × {passes:.0f} passes = "
+              f"{each * passes:7.1f} s ({each * passes / total:6.1%} of the run)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
