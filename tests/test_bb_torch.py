@@ -66,7 +66,7 @@ def _bb(attack: fb.attacks.base.MinimizationAttack, net: nn.Module, x: Tensor, l
 def lambda_solver(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Both λ solvers of the subproblem on the CPU (the exact one is the GPU's)."""
     if request.param == "exact":
-        monkeypatch.setattr(bb_subproblem, "EXACT_LAMBDA_DEVICES", frozenset({"cpu", "cuda"}))
+        monkeypatch.setattr(bb_subproblem, "EXACT_ROOT_DEVICES", frozenset({"cpu", "cuda"}))
     return str(request.param)
 
 

@@ -34,8 +34,11 @@ EPS = 1e-10
 """Keeps denominators such as Σb² away from zero."""
 LINF_TOL = 1e-6
 """Absolute precision of the L∞ radius (foolbox's ``etol``)."""
-EXACT_LAMBDA_DEVICES = frozenset({"cuda"})
-"""Device types where :func:`hyperplane_step` sorts breakpoints rather than running Newton."""
+EXACT_ROOT_DEVICES = frozenset({"cuda"})
+"""Device types where the hyperplane step's λ and the L∞ reach radius are found by sorting
+breakpoints (:func:`clamped_sum_root`: ~25 tensor operations, no host synchronisation) rather than
+by safeguarded Newton, whose few passes over the rows cost less on a CPU than a sort (a step of
+48 images × 3,072 values took about 3× as long with the sort there)."""
 RADIUS_TOL = 1e-2
 """The L∞ search also stops once its feasible end uses the trust region to within this share of
 r² (the radius is then far more precise than LINF_TOL: the squared norm changes steeply in ε)."""
@@ -51,31 +54,14 @@ def lambda_bound(b: Tensor, lo: Tensor, hi: Tensor) -> Tensor:
     return torch.where(b != 0, reach, torch.zeros_like(reach)).amax(1).clamp(1.0, 1e12)
 
 
-def hyperplane_step(b: Tensor, lo: Tensor, hi: Tensor, c: Tensor, bound: Tensor | None = None) -> Tensor:
-    """The smallest-L2 δ (N, D) with bᵀδ = c and lo ≤ δ ≤ hi (all (N, D) but c (N,)): δ = clip(λ b / 2),
-    λ within ±``bound`` (default :func:`lambda_bound`). Where c is out of reach, the nearest corner.
-
-    bᵀδ is a sum of clamped linear pieces in λ (coordinate i moves between λ = 2·lo_i/b_i and
-    2·hi_i/b_i with slope b_i²/2). On a GPU λ is found exactly by sorting those breakpoints
-    (:func:`clamped_sum_root`: ~25 tensor operations, no host synchronisation); on a CPU by
-    safeguarded Newton (:func:`monotone_root`), whose few passes over the row cost less there than
-    a sort (about a third of the time of a step at 48 images × 3,072 values)."""
-    bound = lambda_bound(b, lo, hi) if bound is None else bound
-    if b.device.type in EXACT_LAMBDA_DEVICES:
-        ends = (2 * lo / b).nan_to_num(0.0, 0.0, 0.0), (2 * hi / b).nan_to_num(0.0, 0.0, 0.0)  # b = 0: no piece
-        start = torch.minimum(*ends).clamp(-_rows(bound), _rows(bound))
-        end = torch.maximum(*ends).clamp(-_rows(bound), _rows(bound))
-        lowest = torch.minimum(b * lo, b * hi).sum(1)  # bᵀδ as λ → −∞
-        lam = clamped_sum_root(start, end, b * b / 2, c - lowest)
-    else:
-        lam = _newton_lambda(b, lo, hi, c, bound)
-    return torch.clamp(_rows(lam) * b / 2, lo, hi)
-
-
-def _newton_lambda(b: Tensor, lo: Tensor, hi: Tensor, c: Tensor, bound: Tensor) -> Tensor:
-    """λ (N,) of :func:`hyperplane_step` to a relative precision 1e-4 of c, by safeguarded Newton."""
-    half_b = b / 2
-    rows_of = Rows(b, half_b, b * b / 2, lo, hi)
+def hyperplane_step(b: Tensor, lo: Tensor, hi: Tensor, c: Tensor, lam0: Tensor, rel_tol: float,
+                    bound: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """The smallest-L2 δ with bᵀδ = c and lo ≤ δ ≤ hi (all (N, D) but c (N,)): δ = clip(λ b / 2),
+    λ within ±``bound`` (default :func:`lambda_bound`): exactly on EXACT_ROOT_DEVICES, else by
+    Newton from ``lam0`` (N,) to ``rel_tol`` of c. Where c is out of reach, the nearest corner.
+    Returns (λ (N,), δ (N, D))."""
+    half_b, half_b2 = b / 2, b * b / 2
+    rows_of = Rows(b, half_b, half_b2, lo, hi)
 
     def phi(lam: Tensor, rows: Tensor | None) -> tuple[Tensor, Tensor]:
         b_, half_b_, half_b2, lo_, hi_ = rows_of.take(rows)
@@ -83,8 +69,16 @@ def _newton_lambda(b: Tensor, lo: Tensor, hi: Tensor, c: Tensor, bound: Tensor) 
         step = torch.clamp(free, lo_, hi_)
         return torch.linalg.vecdot(b_, step), torch.linalg.vecdot(half_b2, (step == free).to(b.dtype))
 
-    start = (2 * c / ((b * b).sum(1) + EPS)).clamp(-bound, bound)  # the unclipped solution
-    return monotone_root(phi, c, 1e-4 * c.abs() + EPS, -bound, bound, start)
+    bound = lambda_bound(b, lo, hi) if bound is None else bound
+    if b.device.type in EXACT_ROOT_DEVICES:
+        # bᵀδ is a sum of clamped linear pieces: slope b_i²/2 between λ = 2·lo_i/b_i and 2·hi_i/b_i.
+        ends = (2 * lo / b).nan_to_num(0.0, 0.0, 0.0), (2 * hi / b).nan_to_num(0.0, 0.0, 0.0)  # b = 0: no piece
+        start, end = (torch.minimum(*ends).clamp(-_rows(bound), _rows(bound)),
+                      torch.maximum(*ends).clamp(-_rows(bound), _rows(bound)))
+        lam = clamped_sum_root(start, end, half_b2, c - torch.minimum(b * lo, b * hi).sum(1))
+    else:
+        lam = monotone_root(phi, c, rel_tol * c.abs() + EPS, -bound, bound, lam0)
+    return lam, torch.clamp(_rows(lam) * half_b, lo, hi)
 
 
 def corner(b: Tensor, c: Tensor, lo: Tensor, hi: Tensor) -> Tensor:
@@ -170,13 +164,28 @@ def _eps_box(x0: Tensor, x: Tensor, eps: Tensor, box: tuple[float, float]) -> tu
 def reach_radius(x0: Tensor, x: Tensor, b: Tensor, c: Tensor, box: tuple[float, float]) -> Tensor:
     """The smallest L∞ radius ε (N,) whose ε-box around x0 (within the box) holds a δ with
     bᵀδ = c. From x0 (ε = 0: bᵀδ = bᵀ(x0 − x)) the gap to c closes fastest by moving every
-    coordinate by ε along ±sign(b) until it meets the box: the gap closed is Σ|b_i|·min(ε, room_i),
-    a sum of clamped linear pieces, whose root :func:`clamped_sum_root` finds exactly."""
+    coordinate by ε along ±sign(b); the gap closed is piecewise linear and nondecreasing in ε
+    (slope: Σ|b| over coordinates not yet at the box's edge), so Newton finds its root (on
+    EXACT_ROOT_DEVICES :func:`clamped_sum_root`, exactly)."""
     gap = c - torch.linalg.vecdot(b, x0 - x)
-    up = (b > 0) == _rows(gap > 0)
-    room = torch.where(up, box[1] - x0, x0 - box[0])
-    reach = clamped_sum_root(torch.zeros_like(room), room, b.abs(), gap.abs())
-    return reach.clamp(0.0, box[1] - box[0])
+    if b.device.type in EXACT_ROOT_DEVICES:  # Σ|b_i|·min(ε, room_i): clamped linear pieces
+        room = torch.where((b > 0) == _rows(gap > 0), box[1] - x0, x0 - box[0])
+        return clamped_sum_root(torch.zeros_like(room), room, b.abs(), gap.abs()).clamp(0.0, box[1] - box[0])
+    towards = torch.where(_rows(gap > 0), b.sign(), -b.sign())
+    weight = b.abs()
+
+    rows_of = Rows(towards, weight, box[0] - x0, box[1] - x0)
+
+    def closed(eps: Tensor, rows: Tensor | None) -> tuple[Tensor, Tensor]:
+        towards_, weight_, room_lo, room_hi = rows_of.take(rows)
+        free = _rows(eps) * towards_
+        moved = torch.clamp(free, room_lo, room_hi)
+        inside = (moved == free) & (towards_ != 0)
+        return torch.linalg.vecdot(weight_, moved * towards_), torch.linalg.vecdot(weight_, inside.to(b.dtype))
+
+    span = box[1] - box[0]
+    zero = torch.zeros_like(c)
+    return monotone_root(closed, gap.abs(), 1e-5 * gap.abs() + EPS, zero, zero + span, zero + span / 2)
 
 
 def linf_distance_step(x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r: Tensor,
@@ -190,22 +199,24 @@ def linf_distance_step(x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r: Tensor,
     [max(ε_reach, ‖x − x0‖∞ − r), ‖x − x0‖∞ + r] (no point of the trust region lies outside it);
     foolbox bisects over [0, 1]."""
     bound = lambda_bound(b, box[0] - x, box[1] - x)
+    lam = 2 * c / ((b * b).sum(1) + EPS)
     r2 = r * r
 
     rows_of = Rows(x0, x, b, c, r2, bound)
 
-    def excess(eps: Tensor, rows: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def excess(eps: Tensor, lam0: Tensor, rows: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
         x0_, x_, b_, c_, r2_, bound_ = rows_of.take(rows)
-        step = hyperplane_step(b_, *_eps_box(x0_, x_, eps, box), c_, bound_)
-        return torch.linalg.vecdot(step, step) - r2_, step
+        lam_, step = hyperplane_step(b_, *_eps_box(x0_, x_, eps, box), c_, lam0, 1e-4, bound_)
+        return torch.linalg.vecdot(step, step) - r2_, lam_, step
 
     far = (x - x0).abs().amax(1)
     eps_lo = torch.maximum(reach_radius(x0, x, b, c, box), far - r)
-    g_lo, step_lo = excess(eps_lo)
+    g_lo, lam, step_lo = excess(eps_lo, lam)
     if bool((g_lo <= 0).all()):  # the trust region binds nowhere
         return step_lo
     eps_hi = torch.maximum(far + r, eps_lo).clamp(max=box[1] - box[0])
-    g_hi, step_hi = excess(eps_hi)
+    g_hi, lam_hi, step_hi = excess(eps_hi, lam)
+    lam_hi = torch.where(g_lo <= 0, lam, lam_hi)
     step_hi = torch.where(_rows(g_lo <= 0), step_lo, step_hi)
     eps_hi, g_hi = torch.where(g_lo <= 0, eps_lo, eps_hi), torch.where(g_lo <= 0, g_lo, g_hi)
     kept = torch.zeros_like(c)  # +1: the low end was kept last time, −1: the high end
@@ -217,21 +228,21 @@ def linf_distance_step(x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r: Tensor,
         if bool(done.all()):
             break
         rows, out, state = drop_solved(done, rows, out, step_hi, (
-            eps_lo, g_lo, eps_hi, g_hi, step_hi, kept, g_feasible, last_width, r2, done))
-        eps_lo, g_lo, eps_hi, g_hi, step_hi, kept, g_feasible, last_width, r2, done = state
+            eps_lo, g_lo, eps_hi, g_hi, lam_hi, step_hi, kept, g_feasible, last_width, r2, done))
+        eps_lo, g_lo, eps_hi, g_hi, lam_hi, step_hi, kept, g_feasible, last_width, r2, done = state
         width = eps_hi - eps_lo
         eps = (eps_lo * g_hi - eps_hi * g_lo) / (g_hi - g_lo)
         # Bisect where the last step did not halve the bracket (regula falsi can crawl).
         slow = ~torch.isfinite(eps) | (width > 0.5 * last_width)
         eps = torch.where(slow, (eps_lo + eps_hi) / 2, eps).clamp(eps_lo, eps_hi)
         last_width = width
-        g, step = excess(eps, rows)
+        g, lam_mid, step = excess(eps, lam_hi, rows)
         ok = (g <= 0) & ~done
         bad = (g > 0) & ~done
         # Illinois: halve the value of an end kept twice in a row, so both ends move.
         g_lo = torch.where(ok & (kept > 0), g_lo / 2, g_lo)
         g_hi = torch.where(bad & (kept < 0), g_hi / 2, g_hi)
-        eps_hi, g_hi = torch.where(ok, eps, eps_hi), torch.where(ok, g, g_hi)
+        eps_hi, g_hi, lam_hi = torch.where(ok, eps, eps_hi), torch.where(ok, g, g_hi), torch.where(ok, lam_mid, lam_hi)
         g_feasible = torch.where(ok, g, g_feasible)
         step_hi = torch.where(_rows(ok), step, step_hi)
         eps_lo, g_lo = torch.where(bad, eps, eps_lo), torch.where(bad, g, g_lo)
@@ -249,7 +260,7 @@ def trust_region_step(norm: str, x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r:
     unsure = torch.nonzero(solvable & (toward.norm(dim=1) >= r)).flatten()
     if len(unsure):
         u = unsure
-        nearest = hyperplane_step(b[u], lo[u], hi[u], c[u])
+        nearest = hyperplane_step(b[u], lo[u], hi[u], c[u], 2 * c[u] / ((b[u] * b[u]).sum(1) + EPS), 1e-3)[1]
         solvable[u] = nearest.norm(dim=1) <= r[u]
     delta = torch.empty_like(x)
     s = torch.nonzero(solvable).flatten()
