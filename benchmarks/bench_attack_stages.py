@@ -23,14 +23,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
-import yaml
-from common import bench_data, bench_model
+from common import add_probe_run_arguments, probe_run_context
 
 from robaudit.attacks import search
 from robaudit.models.wrapper import AuditedModel
 from robaudit.probes.adversarial_spectrum import AdversarialSettings, AdversarialSpectrumProbe
 from robaudit.probes.adversarial_spectrum import probe as probe_module
-from robaudit.probes.base import ProbeContext
 
 STAGES: tuple[tuple[Any, str], ...] = ((search.MinimalSearch, "_blend_start"), (search.MinimalSearch, "_min_norm"),
                                        (search.MinimalSearch, "_pgd_bisection"),
@@ -90,18 +88,11 @@ def pass_seconds(model: AuditedModel, batch: int, device: torch.device, mode: st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="embedded", help="a factory of benchmarks/factories.py or a spec")
-    parser.add_argument("--data", default="embedded", help="a dataset spec or synthetic:SIZE[:N]")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a probe setting")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    add_probe_run_arguments(parser)
     args = parser.parse_args()
-    device = torch.device(args.device)
-    data = bench_data(args.data)
-    model = bench_model(args.model, device, data)
-    probe = AdversarialSpectrumProbe(AdversarialSettings(
-        **{key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in args.set)}))
-    ctx = ProbeContext(model=model, data=data, device=device, batch_size=args.batch_size)
+    ctx, settings = probe_run_context(args)
+    device, model = ctx.device, ctx.model
+    probe = AdversarialSpectrumProbe(AdversarialSettings(**settings))
     seconds: dict[str, float] = collections.defaultdict(float)
     time_stages(device, seconds)
     sync(device)

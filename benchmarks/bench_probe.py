@@ -14,13 +14,12 @@ import argparse
 import json
 
 import torch
-import yaml
-from common import bench_data, bench_model
+from common import add_probe_run_arguments, probe_run_context
 from timing import measure
 
 from robaudit.attacks.protocols import PROTOCOLS, Protocol
 from robaudit.probes import PROBES
-from robaudit.probes.base import ProbeContext, ProbeResult
+from robaudit.probes.base import ProbeResult
 
 SHOWN = ("n_attacked", "size", "success_rate", "passes", "f_05", "clean_accuracy", "mean_error", "n_images")
 
@@ -28,19 +27,12 @@ SHOWN = ("n_attacked", "size", "success_rate", "passes", "f_05", "clean_accuracy
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--probe", required=True, choices=PROBES.names())
-    parser.add_argument("--model", default="embedded", help="a factory of benchmarks/factories.py or a spec")
-    parser.add_argument("--data", default="embedded", help="a dataset spec or synthetic:SIZE[:N]")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a probe setting")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    add_probe_run_arguments(parser)
     args = parser.parse_args()
-    device = torch.device(args.device)
-    data = bench_data(args.data)
-    model = bench_model(args.model, device, data)
-    settings = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in args.set)}
+    ctx, settings = probe_run_context(args)
+    device = ctx.device
     probe_class = PROBES.get(args.probe)
     probe = probe_class(probe_class.Settings(**settings))
-    ctx = ProbeContext(model=model, data=data, device=device, batch_size=args.batch_size)
     result: list[ProbeResult] = []
     sample = measure(lambda: result.append(probe(ctx)), device)
     metrics = {key: value for key, value in result[0].metrics.items() if key in SHOWN}

@@ -3,11 +3,14 @@ plain-inference side that probes are compared with."""
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+import yaml
 from torch import Tensor
 
 from robaudit.data import ImageSet, load_dataset
@@ -26,6 +29,25 @@ def bench_model(name: str, device: torch.device | str = "cpu", data: ImageSet | 
     if data is not None:
         model.fill_from_dataset(data.info.image_size, data.info.num_classes)
     return model
+
+
+def add_probe_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of a script that runs one probe: --model, --data, --set KEY=VALUE (a probe
+    setting, YAML value; repeatable), --batch-size, --device."""
+    parser.add_argument("--model", default="embedded", help="a factory of benchmarks/factories.py or a spec")
+    parser.add_argument("--data", default="embedded", help="a dataset spec or synthetic:SIZE[:N]")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a probe setting")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+
+
+def probe_run_context(args: argparse.Namespace) -> tuple[ProbeContext, dict[str, Any]]:
+    """The context (model and data of ``args`` on its device) and the probe settings it asks for."""
+    device = torch.device(args.device)
+    data = bench_data(args.data)
+    model = bench_model(args.model, device, data)
+    settings = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in args.set)}
+    return ProbeContext(model=model, data=data, device=device, batch_size=args.batch_size), settings
 
 
 def bench_data(spec: str) -> ImageSet:
