@@ -18,12 +18,12 @@ import argparse
 import collections
 import contextlib
 import functools
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
 from common import add_probe_run_arguments, probe_run_context
+from timing import measure
 
 from robaudit.attacks import search
 from robaudit.models.wrapper import AuditedModel
@@ -35,11 +35,6 @@ STAGES: tuple[tuple[Any, str], ...] = ((search.MinimalSearch, "_blend_start"), (
                                        (probe_module.AdversarialSpectrumProbe, "_sanity"))
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def time_stages(device: torch.device, seconds: dict[str, float]) -> None:
     """Wrap each stage so its wall seconds add up in ``seconds`` (the minimum-norm attacks by name)."""
     for owner, name in STAGES:
@@ -48,12 +43,10 @@ def time_stages(device: torch.device, seconds: dict[str, float]) -> None:
         @functools.wraps(method)
         def timed(self: Any, *args: Any, __method: Callable[..., Any] = method, __name: str = name,
                   **kwargs: Any) -> Any:
-            sync(device)
-            start = time.perf_counter()
-            out = __method(self, *args, **kwargs)
-            sync(device)
-            seconds[args[0] if __name == "_min_norm" else __name.strip("_")] += time.perf_counter() - start
-            return out
+            out: list[Any] = []
+            sample = measure(lambda: out.append(__method(self, *args, **kwargs)), device)
+            seconds[args[0] if __name == "_min_norm" else __name.strip("_")] += sample.wall
+            return out[0]
 
         setattr(owner, name, timed)
 
@@ -76,13 +69,10 @@ def pass_seconds(model: AuditedModel, batch: int, device: torch.device, mode: st
     times = []
     with precision(mode, device):
         for i in range(repeats + 3):
-            xg = x.clone().requires_grad_(True)
-            sync(device)
-            start = time.perf_counter()
-            model(xg).float().logsumexp(1).sum().backward()
-            sync(device)
+            sample = measure(lambda: model(x.clone().requires_grad_(True)).float().logsumexp(1).sum().backward(),
+                             device)
             if i >= 3:
-                times.append(time.perf_counter() - start)
+                times.append(sample.wall)
     return sorted(times)[len(times) // 2]
 
 
@@ -95,14 +85,12 @@ def main() -> None:
     probe = AdversarialSpectrumProbe(AdversarialSettings(**settings))
     seconds: dict[str, float] = collections.defaultdict(float)
     time_stages(device, seconds)
-    sync(device)
-    start = time.perf_counter()
-    metrics = probe(ctx).metrics
-    sync(device)
-    total = time.perf_counter() - start
+    results: list[Any] = []
+    total = measure(lambda: results.append(probe(ctx)), device).wall
+    metrics = results[0].metrics
     unit = min(probe.protocol(device).batch_size, ctx.batch_size, int(metrics["n_attacked"]))  # images per attack batch
     passes = metrics["passes"]["backward"] / unit  # gradient passes, in batches of the attack unit
-    print(f"{args.model} {args.data} {dict(item.split('=', 1) for item in args.set)} on {device}: "
+    print(f"{args.model} {args.data} {settings} on {device}: "
           f"{total:.1f} s wall, {metrics['passes']['forward']} forward / {metrics['passes']['backward']} "
           f"backward image-passes (≈ {passes:.0f} gradient passes of {unit} images)")
     for stage, value in sorted(seconds.items(), key=lambda item: -item[1]):
