@@ -17,6 +17,8 @@ analysis and the L2 active-set solver follow ``foolbox.attacks.brendel_bethge.Op
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -188,16 +190,41 @@ def reach_radius(x0: Tensor, x: Tensor, b: Tensor, c: Tensor, box: tuple[float, 
     return monotone_root(closed, gap.abs(), 1e-5 * gap.abs() + EPS, zero, zero + span, zero + span / 2)
 
 
+def _bracket(excess: Callable[[Tensor, Tensor, Tensor | None], tuple[Tensor, Tensor, Tensor]],
+             far: Tensor, r: Tensor, eps_lo: Tensor, g_lo: Tensor, lam: Tensor, step_lo: Tensor,
+             box: tuple[float, float]) -> tuple[Tensor, ...]:
+    """A bracket [ε_lo, ε_hi] (N,) of the L∞ step's radius with g(ε_hi) ≤ 0, and g, λ and the step
+    at its ends, from the low end ε_lo (with g_lo, λ, step_lo) and ``far`` = ‖x − x0‖∞. Late in
+    the attack x sits on the boundary and the root lies just below ``far``: that radius is tried
+    first, so the bracket is [ε_lo, far] rather than [ε_lo, far + r] where it suffices, else
+    [far, far + r]. Rows with g_lo ≤ 0 are solved: their high end is their low end."""
+    eps_hi, g_hi, lam_hi, step_hi, eps_lo, g_lo = (t.clone() for t in (eps_lo, g_lo, lam, step_lo, eps_lo, g_lo))
+    binds = torch.nonzero(g_lo > 0).flatten()
+    eps_far = torch.maximum(far[binds], eps_lo[binds])
+    g_far, lam_far, step_far = excess(eps_far, lam[binds], binds)
+    inside, past = binds[g_far <= 0], binds[g_far > 0]
+    eps_hi[inside], g_hi[inside] = eps_far[g_far <= 0], g_far[g_far <= 0]
+    lam_hi[inside], step_hi[inside] = lam_far[g_far <= 0], step_far[g_far <= 0]
+    if len(past):  # the root lies beyond far: [far, far + r]
+        eps_lo[past], g_lo[past] = eps_far[g_far > 0], g_far[g_far > 0]
+        eps_hi[past] = torch.maximum(far[past] + r[past], eps_lo[past]).clamp(max=box[1] - box[0])
+        g_hi[past], lam_hi[past], step_hi[past] = excess(eps_hi[past], lam_far[g_far > 0], past)
+    return eps_lo, g_lo, eps_hi, g_hi, lam_hi, step_hi
+
+
 def linf_distance_step(x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r: Tensor,
-                       box: tuple[float, float]) -> Tensor:
+                       box: tuple[float, float]) -> tuple[Tensor, Tensor]:
     """min ‖x0 − x − δ‖∞ s.t. bᵀδ = c, box, ‖δ‖₂ ≤ r: the smallest L∞ radius ε where the
     hyperplane meets the ε-box and its smallest-L2 point there lies in the trust region (as
     foolbox's ``LinfOptimizer``, to its precision 1e-6). Where the trust region does not bind,
     that is the radius where the hyperplane first touches the ε-box (:func:`reach_radius`).
     Elsewhere the squared norm of that point minus r², convex and decreasing in ε, is brought
     to zero by regula falsi (Illinois, bisecting where it crawls) inside
-    [max(ε_reach, ‖x − x0‖∞ − r), ‖x − x0‖∞ + r] (no point of the trust region lies outside it);
-    foolbox bisects over [0, 1]."""
+    [max(ε_reach, ‖x − x0‖∞ − r), ‖x − x0‖∞ + r] (no point of the trust region lies outside it),
+    split at ‖x − x0‖∞ first (:func:`_bracket`); foolbox bisects over [0, 1]. Returns the step
+    (N, D) and (N,) bool: where the boundary is within the trust region at all (the smallest-L2
+    point of the hyperplane in the box, the bracket's high end, lies in it; elsewhere the step is
+    meaningless)."""
     bound = lambda_bound(b, box[0] - x, box[1] - x)
     lam = 2 * c / ((b * b).sum(1) + EPS)
     r2 = r * r
@@ -213,12 +240,9 @@ def linf_distance_step(x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r: Tensor,
     eps_lo = torch.maximum(reach_radius(x0, x, b, c, box), far - r)
     g_lo, lam, step_lo = excess(eps_lo, lam)
     if bool((g_lo <= 0).all()):  # the trust region binds nowhere
-        return step_lo
-    eps_hi = torch.maximum(far + r, eps_lo).clamp(max=box[1] - box[0])
-    g_hi, lam_hi, step_hi = excess(eps_hi, lam)
-    lam_hi = torch.where(g_lo <= 0, lam, lam_hi)
-    step_hi = torch.where(_rows(g_lo <= 0), step_lo, step_hi)
-    eps_hi, g_hi = torch.where(g_lo <= 0, eps_lo, eps_hi), torch.where(g_lo <= 0, g_lo, g_hi)
+        return step_lo, g_lo <= 0
+    eps_lo, g_lo, eps_hi, g_hi, lam_hi, step_hi = _bracket(excess, far, r, eps_lo, g_lo, lam, step_lo, box)
+    reachable = g_hi <= 0
     kept = torch.zeros_like(c)  # +1: the low end was kept last time, −1: the high end
     g_feasible = g_hi  # g at eps_hi before any Illinois halving
     last_width = torch.full_like(c, torch.inf)
@@ -247,7 +271,7 @@ def linf_distance_step(x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r: Tensor,
         step_hi = torch.where(_rows(ok), step, step_hi)
         eps_lo, g_lo = torch.where(bad, eps, eps_lo), torch.where(bad, g, g_lo)
         kept = torch.where(ok, 1.0, torch.where(bad, -1.0, kept))
-    return gather_solved(rows, out, step_hi)
+    return gather_solved(rows, out, step_hi), reachable
 
 
 def trust_region_step(norm: str, x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r: Tensor,
@@ -257,16 +281,19 @@ def trust_region_step(norm: str, x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r:
     lo, hi = box[0] - x, box[1] - x
     toward = corner(b, c, lo, hi)
     solvable = (b * toward).sum(1).abs() >= c.abs()
-    unsure = torch.nonzero(solvable & (toward.norm(dim=1) >= r)).flatten()
-    if len(unsure):
-        u = unsure
-        nearest = hyperplane_step(b[u], lo[u], hi[u], c[u], 2 * c[u] / ((b[u] * b[u]).sum(1) + EPS), 1e-3)[1]
-        solvable[u] = nearest.norm(dim=1) <= r[u]
     delta = torch.empty_like(x)
-    s = torch.nonzero(solvable).flatten()
-    if len(s):
-        distance_step = linf_distance_step if norm == "linf" else l2_distance_step
-        delta[s] = distance_step(x0[s], x[s], b[s], c[s], r[s], box)
+    if norm == "linf":  # the L∞ solver tells where the boundary is beyond the trust region
+        s = torch.nonzero(solvable).flatten()
+        if len(s):
+            delta[s], solvable[s] = linf_distance_step(x0[s], x[s], b[s], c[s], r[s], box)
+    else:
+        u = torch.nonzero(solvable & (toward.norm(dim=1) >= r)).flatten()
+        if len(u):
+            nearest = hyperplane_step(b[u], lo[u], hi[u], c[u], 2 * c[u] / ((b[u] * b[u]).sum(1) + EPS), 1e-3)[1]
+            solvable[u] = nearest.norm(dim=1) <= r[u]
+        s = torch.nonzero(solvable).flatten()
+        if len(s):
+            delta[s] = l2_distance_step(x0[s], x[s], b[s], c[s], r[s], box)
     o = torch.nonzero(~solvable).flatten()
     if len(o):
         delta[o] = boundary_step(b[o], c[o], r[o], lo[o], hi[o])
