@@ -35,6 +35,16 @@ def robaudit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
+@pytest.fixture(params=["newton", "exact"])
+def lambda_solver(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both λ solvers of the Brendel–Bethge subproblem on the CPU (the exact one is the GPU's)."""
+    if request.param == "exact":
+        from robaudit.attacks import bb_subproblem
+
+        monkeypatch.setattr(bb_subproblem, "EXACT_ROOT_DEVICES", frozenset({"cpu", "cuda"}))
+    return str(request.param)
+
+
 def make_imageset(images: torch.Tensor, labels: torch.Tensor, name: str = "synthetic") -> TensorImageSet:
     """A TensorImageSet from uint8 (N, C, H, W) images (synthetic test data)."""
     info = DatasetInfo(spec=name, name=name, split="test", num_images=0,

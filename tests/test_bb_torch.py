@@ -16,7 +16,6 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from robaudit.attacks import bb_subproblem
 from robaudit.attacks.bb_torch import TorchBrendelBethge
 from robaudit.attacks.protocols import resolve_protocol
 from robaudit.attacks.search import MinimalSearch
@@ -60,14 +59,6 @@ def _bb(attack: fb.attacks.base.MinimizationAttack, net: nn.Module, x: Tensor, l
     fmodel = fb.PyTorchModel(net, bounds=(0, 1), device=x.device)
     out: Tensor = attack.run(fmodel, x, fb.criteria.Misclassification(labels), starting_points=ep.astensor(start))
     return out
-
-
-@pytest.fixture(params=["newton", "exact"])
-def lambda_solver(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Both λ solvers of the subproblem on the CPU (the exact one is the GPU's)."""
-    if request.param == "exact":
-        monkeypatch.setattr(bb_subproblem, "EXACT_ROOT_DEVICES", frozenset({"cpu", "cuda"}))
-    return str(request.param)
 
 
 @pytest.mark.parametrize("norm", ["linf", "l2"])

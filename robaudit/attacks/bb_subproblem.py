@@ -193,22 +193,22 @@ def reach_radius(x0: Tensor, x: Tensor, b: Tensor, c: Tensor, box: tuple[float, 
 def _bracket(excess: Callable[[Tensor, Tensor, Tensor | None], tuple[Tensor, Tensor, Tensor]],
              far: Tensor, r: Tensor, eps_lo: Tensor, g_lo: Tensor, lam: Tensor, step_lo: Tensor,
              box: tuple[float, float]) -> tuple[Tensor, ...]:
-    """A bracket [ε_lo, ε_hi] (N,) of the L∞ step's radius with g(ε_hi) ≤ 0, and g, λ and the step
-    at its ends, from the low end ε_lo (with g_lo, λ, step_lo) and ``far`` = ‖x − x0‖∞. Late in
-    the attack x sits on the boundary and the root lies just below ``far``: that radius is tried
-    first, so the bracket is [ε_lo, far] rather than [ε_lo, far + r] where it suffices, else
+    """A bracket [ε_lo, ε_hi] (N,) of the L∞ step's radius with g(ε_hi) ≤ 0, and g, λ, step at its
+    ends, from the low end (ε_lo, g_lo, λ, step_lo) and ``far`` = ‖x − x0‖∞. Late in the attack
+    the root lies just below ``far``, so it is tried first: [ε_lo, far] where it suffices, else
     [far, far + r]. Rows with g_lo ≤ 0 are solved: their high end is their low end."""
     eps_hi, g_hi, lam_hi, step_hi, eps_lo, g_lo = (t.clone() for t in (eps_lo, g_lo, lam, step_lo, eps_lo, g_lo))
     binds = torch.nonzero(g_lo > 0).flatten()
     eps_far = torch.maximum(far[binds], eps_lo[binds])
     g_far, lam_far, step_far = excess(eps_far, lam[binds], binds)
-    inside, past = binds[g_far <= 0], binds[g_far > 0]
-    eps_hi[inside], g_hi[inside] = eps_far[g_far <= 0], g_far[g_far <= 0]
-    lam_hi[inside], step_hi[inside] = lam_far[g_far <= 0], step_far[g_far <= 0]
+    fits = g_far <= 0
+    inside, past = binds[fits], binds[~fits]
+    eps_hi[inside], g_hi[inside] = eps_far[fits], g_far[fits]
+    lam_hi[inside], step_hi[inside] = lam_far[fits], step_far[fits]
     if len(past):  # the root lies beyond far: [far, far + r]
-        eps_lo[past], g_lo[past] = eps_far[g_far > 0], g_far[g_far > 0]
+        eps_lo[past], g_lo[past] = eps_far[~fits], g_far[~fits]
         eps_hi[past] = torch.maximum(far[past] + r[past], eps_lo[past]).clamp(max=box[1] - box[0])
-        g_hi[past], lam_hi[past], step_hi[past] = excess(eps_hi[past], lam_far[g_far > 0], past)
+        g_hi[past], lam_hi[past], step_hi[past] = excess(eps_hi[past], lam_far[~fits], past)
     return eps_lo, g_lo, eps_hi, g_hi, lam_hi, step_hi
 
 
