@@ -59,3 +59,20 @@ def test_clamped_sum_root_solves_random_rows() -> None:
     root = clamped_sum_root(start, end, weight, target)
     value = (weight * (torch.minimum(torch.maximum(root[:, None], start), end) - start)).sum(1)
     torch.testing.assert_close(value, target, rtol=0, atol=1e-12)
+
+
+def test_a_root_near_zero_in_a_bracket_of_a_million_takes_a_few_evaluations() -> None:
+    # Lagrange multipliers of clamped sums: steep near the root, almost flat beyond ±1e-5, bracket
+    # ±1e6. f(v) = clamp(v, ±1e-5) + 1e-9·v; roots: t / (1 + 1e-9) inside, (t − 1e-5) / 1e-9 beyond.
+    calls: list[int] = []
+
+    def flat_tails(v: Tensor, rows: Tensor | None) -> tuple[Tensor, Tensor]:
+        calls.append(len(v))
+        return v.clamp(-1e-5, 1e-5) + 1e-9 * v, torch.where(v.abs() < 1e-5, 1 + 1e-9, 1e-9)
+
+    target = torch.tensor([4e-6, -7e-6, 3e-5, 1e-12], dtype=torch.float64)
+    wide = torch.full_like(target, 1e6)
+    root = monotone_root(flat_tails, target, 1e-4 * target.abs(), -wide, wide, torch.full_like(target, -124.0))
+    exact = torch.tensor([4e-6 / (1 + 1e-9), -7e-6 / (1 + 1e-9), 2e4, 1e-12 / (1 + 1e-9)], dtype=torch.float64)
+    torch.testing.assert_close(root, exact, rtol=1e-4, atol=0)
+    assert len(calls) <= 10  # halving v itself from the far start took 32

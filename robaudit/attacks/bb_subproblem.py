@@ -11,8 +11,8 @@ solves it batched: every piece reduces to one-dimensional monotone root finding 
 multiplier, a step length, an L∞ radius), done for all images at once on the inputs' device:
 sums of clamped linear pieces exactly by sorting their breakpoints (on a GPU, where the number
 of tensor operations sets the time), the rest by safeguarded Newton / bisection. The case
-analysis and the L2 active-set solver follow ``foolbox.attacks.brendel_bethge.Optimizer`` and
-``L2Optimizer``/``LinfOptimizer`` line by line.
+analysis follows ``foolbox.attacks.brendel_bethge.Optimizer`` and ``LinfOptimizer``; the L2
+distance step (``L2Optimizer``) is :mod:`robaudit.attacks.bb_l2`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from robaudit.attacks.bb_l2 import l2_distance_step
 from robaudit.attacks.roots import (
     ROOT_ITERS,
     TINY,
@@ -113,49 +114,6 @@ def boundary_step(b: Tensor, c: Tensor, r: Tensor, lo: Tensor, hi: Tensor) -> Te
     return torch.clamp(_rows(t) * sb, lo, hi)
 
 
-def l2_distance_step(x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r: Tensor,
-                     box: tuple[float, float]) -> Tensor:
-    """min ‖x0 − x − δ‖₂ s.t. bᵀδ = c, box, ‖δ‖₂ ≤ r: foolbox's ``L2Optimizer`` active-set
-    solver (optimal step over the coordinates not at a bound; clamp those that leave the box and
-    repeat, at most 20 rounds), for every row at once."""
-    dx = x0 - x
-    n = len(x)
-    masked = torch.zeros_like(x, dtype=torch.bool)
-    delta = torch.zeros_like(x)
-    clamp_c, clamp_norm = torch.zeros(n, dtype=x.dtype, device=x.device), torch.zeros_like(r)
-    ck, rk = c.clone(), r.clone()
-    running = torch.ones(n, dtype=torch.bool, device=x.device)
-    for _ in range(20):
-        free = ~masked
-        bf, dxf = b * free, dx * free
-        bnorm = 1e-8 + (bf * bf).sum(1)
-        bdot_dx = (bf * dxf).sum(1) / bnorm
-        ck_bnorm = ck / bnorm
-        cand = dxf + bf * _rows(ck_bnorm - bdot_dx)
-        boundary_norm = ck_bnorm.square() * (bf * bf).sum(1)
-        descent_norm = (dxf - bf * _rows(bdot_dx)).square().sum(1)
-        correct = (rk.square() - boundary_norm).clamp_min(0).sqrt() / (descent_norm.sqrt() + 1e-8)
-        corrected = _rows(correct) * dxf + bf * _rows(ck_bnorm - correct * bdot_dx)
-        too_far = boundary_norm > rk.square()
-        cand = torch.where(_rows(too_far), bf * _rows(ck_bnorm),
-                           torch.where(_rows(cand.square().sum(1) > rk.square()), corrected, cand))
-        update = free & _rows(running)
-        delta = torch.where(update, cand, delta)
-        low = update & (x + delta <= box[0])
-        high = update & ~low & (x + delta >= box[1])
-        delta = torch.where(low, box[0] - x, torch.where(high, box[1] - x, delta))
-        new = low | high
-        clamp_norm = clamp_norm + (delta.square() * new).sum(1)
-        clamp_c = clamp_c + (b * delta * new).sum(1)
-        masked |= new
-        rk = torch.where(clamp_norm < r.square(), (r.square() - clamp_norm).clamp_min(0).sqrt(), 0.0)
-        ck = c - clamp_c
-        running &= new.any(1) & ~masked.all(1)
-        if not bool(running.any()):
-            break
-    return delta
-
-
 def _eps_box(x0: Tensor, x: Tensor, eps: Tensor, box: tuple[float, float]) -> tuple[Tensor, Tensor]:
     """Bounds (lo, hi) (N, D) on δ keeping x + δ in the box and within ε (N,) of x0 in L∞."""
     lo = torch.clamp(x0 - _rows(eps), min=box[0]) - x
@@ -221,7 +179,9 @@ def linf_distance_step(x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r: Tensor,
     Elsewhere the squared norm of that point minus r², convex and decreasing in ε, is brought
     to zero by regula falsi (Illinois, bisecting where it crawls) inside
     [max(ε_reach, ‖x − x0‖∞ − r), ‖x − x0‖∞ + r] (no point of the trust region lies outside it),
-    split at ‖x − x0‖∞ first (:func:`_bracket`); foolbox bisects over [0, 1]. Returns the step
+    split at ‖x − x0‖∞ first (:func:`_bracket`); foolbox bisects over [0, 1]. Where the bracket
+    starts at ε_reach, its low end needs no λ: the only point there is the ε-box's corner towards
+    the hyperplane (about half the rows late in an attack). Returns the step
     (N, D) and (N,) bool: where the boundary is within the trust region at all (the smallest-L2
     point of the hyperplane in the box, the bracket's high end, lies in it; elsewhere the step is
     meaningless)."""
@@ -237,8 +197,14 @@ def linf_distance_step(x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r: Tensor,
         return torch.linalg.vecdot(step, step) - r2_, lam_, step
 
     far = (x - x0).abs().amax(1)
-    eps_lo = torch.maximum(reach_radius(x0, x, b, c, box), far - r)
-    g_lo, lam, step_lo = excess(eps_lo, lam)
+    reach = reach_radius(x0, x, b, c, box)
+    eps_lo = torch.maximum(reach, far - r)
+    # At the reach radius the hyperplane touches the ε-box only at its corner towards it.
+    step_lo = corner(b, c - torch.linalg.vecdot(b, x0 - x), *_eps_box(x0, x, eps_lo, box))
+    g_lo = torch.linalg.vecdot(step_lo, step_lo) - r2
+    inner = torch.nonzero(reach < far - r).flatten()
+    if len(inner):
+        g_lo[inner], lam[inner], step_lo[inner] = excess(eps_lo[inner], lam[inner], inner)
     if bool((g_lo <= 0).all()):  # the trust region binds nowhere
         return step_lo, g_lo <= 0
     eps_lo, g_lo, eps_hi, g_hi, lam_hi, step_hi = _bracket(excess, far, r, eps_lo, g_lo, lam, step_lo, box)
