@@ -26,7 +26,7 @@ from robaudit.attacks.search import MinimalSearch
 from robaudit.attacks.summary import f05_metrics, size_stats
 from robaudit.attacks.verify import CountingModel
 from robaudit.config import setting
-from robaudit.devices import release_free_host_memory
+from robaudit.devices import channels_last_if_accepted, release_free_host_memory
 from robaudit.errors import RobauditError
 from robaudit.probes.adversarial_spectrum import render
 from robaudit.probes.adversarial_spectrum.section import AdversarialMetrics
@@ -163,6 +163,7 @@ class AdversarialSpectrumProbe(Probe):
     def _attack_batch(self, ctx: ProbeContext, protocol: Protocol, batch: Batch) -> dict[str, Any]:
         """Search one batch; keep per-image sizes/winners and the spectra, not the images."""
         x, _ = ctx.load(batch.indices)
+        x = channels_last_if_accepted(ctx.model, x)
         dev = ctx.device
         counting = CountingModel(ctx.model)
         search = MinimalSearch(counting, protocol, self.settings.norm,
