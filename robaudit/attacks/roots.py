@@ -88,8 +88,8 @@ def monotone_root(fn: RowFn, target: Tensor, tol: Tensor, lo: Tensor, hi: Tensor
     returning (value (n,), slope (n,)) for the rows ``rows`` (None: all) at v (n,): Newton steps,
     bisection (:func:`split`) whenever Newton leaves the bracket. Where the root lies outside
     [lo, hi], the nearer end; where rounding keeps |fn − target| above ``tol``, the point where
-    the bracket has shrunk to the dtype's resolution. Rows leave the work once solved, so the work per iteration follows
-    the rows left rather than the batch's slowest row."""
+    the bracket has shrunk to the dtype's resolution. Rows leave the work once solved, so the
+    work per iteration follows the rows left rather than the batch's slowest row."""
     resolution = 8 * torch.finfo(start.dtype).eps  # a bracket this tight cannot shrink further
     v = start.clamp(lo, hi)
     out = v  # replaced by drop_solved before any row is stored
