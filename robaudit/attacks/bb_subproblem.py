@@ -51,6 +51,12 @@ def _rows(v: Tensor) -> Tensor:
     return v.unsqueeze(1)
 
 
+def plane_lambda(b: Tensor, c: Tensor) -> Tensor:
+    """λ (N,) of the hyperplane bᵀδ = c's smallest-L2 point δ = λ b / 2, ignoring the box: Newton's
+    start for :func:`hyperplane_step`."""
+    return 2 * c / ((b * b).sum(1) + EPS)
+
+
 def lambda_bound(b: Tensor, lo: Tensor, hi: Tensor) -> Tensor:
     """|λ| (N,) beyond which clip(λ b / 2, lo, hi) no longer changes (capped at 1e12)."""
     reach = 2 * torch.maximum(lo.abs(), hi.abs()) / b.abs().clamp_min(TINY)
@@ -186,7 +192,7 @@ def linf_distance_step(x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r: Tensor,
     point of the hyperplane in the box, the bracket's high end, lies in it; elsewhere the step is
     meaningless)."""
     bound = lambda_bound(b, box[0] - x, box[1] - x)
-    lam = 2 * c / ((b * b).sum(1) + EPS)
+    lam = plane_lambda(b, c)
     r2 = r * r
 
     rows_of = Rows(x0, x, b, c, r2, bound)
@@ -255,7 +261,7 @@ def trust_region_step(norm: str, x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r:
     else:
         u = torch.nonzero(solvable & (toward.norm(dim=1) >= r)).flatten()
         if len(u):
-            nearest = hyperplane_step(b[u], lo[u], hi[u], c[u], 2 * c[u] / ((b[u] * b[u]).sum(1) + EPS), 1e-3)[1]
+            nearest = hyperplane_step(b[u], lo[u], hi[u], c[u], plane_lambda(b[u], c[u]), 1e-3)[1]
             solvable[u] = nearest.norm(dim=1) <= r[u]
         s = torch.nonzero(solvable).flatten()
         if len(s):
