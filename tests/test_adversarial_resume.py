@@ -57,12 +57,13 @@ def test_a_run_killed_after_two_units_resumes_with_identical_numbers(tmp_path: P
         np.testing.assert_array_equal(resumed.arrays[key], array, err_msg=key)
 
 
-def test_the_default_unit_is_the_preset_batch_capped_at_unit_images_off_the_gpu() -> None:
-    for name, preset in PROTOCOLS.items():
-        probe = AdversarialSpectrumProbe(AdversarialSettings(protocol=name))
-        for device in (None, torch.device("cpu")):
-            assert probe.protocol(device).batch_size == min(preset.batch_size, UNIT_IMAGES) == 32
-        assert probe.protocol(torch.device("cuda")).batch_size == preset.batch_size  # no CUDA needed to plan
+@pytest.mark.parametrize(("name", "cpu_unit"), [("fast", 32), ("standard", 64), ("paper", 64)])
+def test_the_default_unit_is_the_preset_batch_capped_at_unit_images_off_the_gpu(name: str, cpu_unit: int) -> None:
+    preset = PROTOCOLS[name]
+    probe = AdversarialSpectrumProbe(AdversarialSettings(protocol=name))
+    for device in (None, torch.device("cpu")):
+        assert probe.protocol(device).batch_size == min(preset.batch_size, UNIT_IMAGES) == cpu_unit
+    assert probe.protocol(torch.device("cuda")).batch_size == preset.batch_size  # no CUDA needed to plan
 
 
 def test_an_explicit_batch_size_attacks_and_caches_that_many_together() -> None:
