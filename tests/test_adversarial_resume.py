@@ -57,7 +57,7 @@ def test_a_run_killed_after_two_units_resumes_with_identical_numbers(tmp_path: P
         np.testing.assert_array_equal(resumed.arrays[key], array, err_msg=key)
 
 
-@pytest.mark.parametrize(("name", "cpu_unit"), [("fast", 32), ("standard", 64), ("paper", 64)])
+@pytest.mark.parametrize(("name", "cpu_unit"), [("fast", 64), ("standard", 64), ("paper", 64)])
 def test_the_default_unit_is_the_preset_batch_capped_at_unit_images_off_the_gpu(name: str, cpu_unit: int) -> None:
     preset = PROTOCOLS[name]
     probe = AdversarialSpectrumProbe(AdversarialSettings(protocol=name))

@@ -6,6 +6,7 @@ definition of L∞/L2 norms, autograd's own call counts, spectral.first_crossing
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import cast
 
@@ -16,7 +17,7 @@ from torch import nn
 
 from robaudit import spectral
 from robaudit.attacks.protocols import PROTOCOLS, check_norm, resolve_protocol
-from robaudit.attacks.search import seeded, worst_size
+from robaudit.attacks.search import MinimalSearch, seeded, worst_size
 from robaudit.attacks.summary import bootstrap_f05, half_crossings, size_stats
 from robaudit.attacks.verify import CountingModel, distances, verify
 from robaudit.errors import RobauditError
@@ -163,3 +164,18 @@ def test_each_attack_declares_its_norms_and_ddn_never_runs_under_linf() -> None:
         assert norm in ATTACK_NORMS[attack]
     with pytest.raises(ValueError, match="ddn"):
         min_norm_attack("ddn", "linf", 10, 12)
+
+
+def test_fmn_runs_the_presets_own_steps_and_steps_sets_every_attack() -> None:
+    standard = resolve_protocol("standard")
+    assert (standard.steps_of("fmn"), standard.steps_of("brendel_bethge"), standard.steps_of("ddn")) == (100, 200, 200)
+    assert resolve_protocol("fast").steps_of("fmn") == PROTOCOLS["fast"].steps  # no FMN budget of its own
+    given = resolve_protocol("standard", steps=50)
+    assert given.steps_of("fmn") == given.steps_of("brendel_bethge") == 50 and given.overrides == ("steps",)
+    # FMN takes one input gradient per image and step (autograd counts them, not the search).
+    x = torch.rand(4, 1, 3, 4)
+    net = CountingModel(_linear())
+    labels = net(x).argmax(1)
+    protocol = dataclasses.replace(standard, attacks=("fmn",), fmn_steps=7, restarts=1)
+    MinimalSearch(net, protocol, "linf", torch.Generator().manual_seed(0), torch.device("cpu")).run(x, labels, None)
+    assert net.counts()[1] == 4 * 7

@@ -168,7 +168,7 @@ class MinimalSearch:
         verified = torch.zeros(n, dtype=torch.bool, device=self.x.device)
         if len(idx) == 0:
             return verified
-        attack = min_norm_attack(name, self.norm, self.protocol.steps, self.x[0].numel())
+        attack = min_norm_attack(name, self.norm, self.protocol.steps_of(name), self.x[0].numel())
         try:
             with seeded(self.generator, self.device):
                 x_adv = attack.run(self.fmodel, self.x[idx], self._criterion(idx), **kwargs)

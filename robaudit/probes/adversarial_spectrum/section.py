@@ -62,6 +62,7 @@ class Protocol(Section):
     attacks: list[str]
     batch_size: int = metric(unit="count", label="images attacked together", ge=1)
     sanity_images: int = metric(unit="count", label="images of the sanity checks", ge=0)
+    fmn_steps: int | None = metric(None, unit="count", label="FMN steps (null: steps)", ge=1)
     overrides: list[str]
     norm: str
     targeted: bool
