@@ -3,6 +3,7 @@ of an uninterrupted run."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -70,3 +71,20 @@ def test_an_explicit_batch_size_attacks_and_caches_that_many_together() -> None:
     settings = AdversarialSettings(protocol="fast", batch_size=16)
     protocol = AdversarialSpectrumProbe(settings).protocol()
     assert protocol.batch_size == 16 and "batch_size" in protocol.overrides
+
+
+def test_a_unit_saved_under_another_budget_of_the_same_preset_is_computed_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = AdversarialSettings(protocol="fast", n_images=8, bootstrap=0, batch_size=8)
+    first, _ = linear_context(n=12, n_wrong=2)
+    first.cache = ResultCache(tmp_path, {"probe": "adversarial_spectrum"})
+    AdversarialSpectrumProbe(settings)(first)
+    # The same settings, but the preset's budget changed (as between two versions of robaudit).
+    monkeypatch.setitem(PROTOCOLS, "fast", dataclasses.replace(PROTOCOLS["fast"], fmn_steps=5))
+    second, _ = linear_context(n=12, n_wrong=2)
+    second.cache = ResultCache(tmp_path, {"probe": "adversarial_spectrum"})
+    calls: list[int] = []
+    attack = AdversarialSpectrumProbe._attack_batch
+    monkeypatch.setattr(AdversarialSpectrumProbe, "_attack_batch", lambda self, *a: calls.append(1) or attack(self, *a))
+    result = AdversarialSpectrumProbe(settings)(second)
+    assert calls == [1] and result.metrics["protocol"]["fmn_steps"] == 5

@@ -48,6 +48,13 @@ class Protocol:
         """Iterations of the minimum-norm ``attack`` ('fmn', 'ddn', 'brendel_bethge')."""
         return self.fmn_steps if attack == "fmn" and self.fmn_steps is not None else self.steps
 
+    def budget(self) -> str:
+        """What a unit of images computes under this protocol, as text for cache keys: every
+        field but the name, the image count and the override list (a preset's budget that changes
+        between versions then never reuses a unit saved under the old one)."""
+        skip = {"name", "n_images", "overrides"}
+        return ",".join(f"{k}={v}" for k, v in asdict(self).items() if k not in skip)
+
     def uses(self, attack: str, norm: str) -> bool:
         """Whether ``attack`` runs under this protocol for ``norm`` (it must support the norm)."""
         return attack in self.attacks and norm in ATTACK_NORMS[attack]
