@@ -119,7 +119,7 @@ def resolve_protocol(
     for key, value in given.items():
         if value < 1:
             raise RobauditError(f"--{key.replace('_', '-')} must be at least 1, got {value}")
-    preset = PROTOCOLS[name]
+    overrides = tuple(sorted(given))
     if steps is not None:  # --steps sets every minimum-norm attack's iterations, FMN's included
         given["fmn_steps"] = None
-    return replace(preset, **given, overrides=tuple(sorted(set(given) - {"fmn_steps"})))
+    return replace(PROTOCOLS[name], **given, overrides=overrides)

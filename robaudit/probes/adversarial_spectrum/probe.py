@@ -143,15 +143,16 @@ class AdversarialSpectrumProbe(Probe):
         sanity: dict[str, Any] | None = None
         step, m = protocol.batch_size, min(protocol.sanity_images, len(indices), protocol.batch_size)
         starts = range(0, len(indices), step)
+        budget = protocol.budget()  # in every unit's key: units of another budget are not reused
         for b, start in enumerate(ctx.track(starts, "adversarial search", len(starts))):
             sl = slice(start, start + step)
             batch = Batch(b, indices[sl], labels[sl], None if targets is None else targets[sl], exemplars[sl])
             units.append(ctx.cache.get_or_compute(
-                f"batch={b}/start={start}/{protocol.budget()}", partial(self._attack_batch, ctx, protocol, batch)))
+                f"batch={b}/start={start}/{budget}", partial(self._attack_batch, ctx, protocol, batch)))
             release_free_host_memory()  # the attack's scratch, so peak memory does not grow per unit
             if sanity is None and start + step >= m:  # the first m images are done
                 head = Batch(0, indices[:m], labels[:m], None if targets is None else targets[:m], exemplars[:m])
-                sanity = ctx.cache.get_or_compute(f"sanity/m={m}/{protocol.budget()}",
+                sanity = ctx.cache.get_or_compute(f"sanity/m={m}/{budget}",
                                                   partial(self._sanity, ctx, protocol, head, units))
         assert sanity is not None  # at least one unit ran
         return self._summarise(ctx, protocol, sel, targets, units, sanity)
