@@ -197,7 +197,7 @@ def test_registered_and_bad_settings_raise() -> None:
 
 @pytest.mark.slow
 def test_standard_protocol_with_brendel_bethge_matches_truth() -> None:
-    """The standard preset (Brendel–Bethge from verified starts; numba JIT ≈ 24 s)."""
+    """The standard preset (the batched Brendel–Bethge from verified starts) keeps linear sizes analytic."""
     ctx, lin = linear_context(n=12, n_wrong=0)
     result = run(ctx, protocol="standard", n_images=8, steps=50, restarts=1)
     ratio = torch.from_numpy(result.arrays["size"]).double() / truth(ctx, lin, result.arrays["index"], "linf")

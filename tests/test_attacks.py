@@ -166,12 +166,13 @@ def test_each_attack_declares_its_norms_and_ddn_never_runs_under_linf() -> None:
         min_norm_attack("ddn", "linf", 10, 12)
 
 
-def test_fmn_runs_the_presets_own_steps_and_steps_sets_every_attack() -> None:
+def test_attacks_run_the_presets_own_steps_and_steps_sets_every_attack() -> None:
     standard = resolve_protocol("standard")
-    assert (standard.steps_of("fmn"), standard.steps_of("brendel_bethge"), standard.steps_of("ddn")) == (100, 200, 200)
-    assert resolve_protocol("fast").steps_of("fmn") == PROTOCOLS["fast"].steps  # no FMN budget of its own
+    assert (standard.steps_of("fmn"), standard.steps_of("brendel_bethge"), standard.steps_of("ddn")) == (100, 100, 200)
+    fast = resolve_protocol("fast")  # no attack has a budget of its own
+    assert fast.steps_of("fmn") == fast.steps_of("ddn") == fast.steps_of("brendel_bethge") == fast.steps
     given = resolve_protocol("standard", steps=50)
-    assert given.steps_of("fmn") == given.steps_of("brendel_bethge") == 50 and given.overrides == ("steps",)
+    assert {given.steps_of(a) for a in ("fmn", "ddn", "brendel_bethge")} == {50} and given.overrides == ("steps",)
     # FMN takes one input gradient per image and step (autograd counts them, not the search).
     x = torch.rand(4, 1, 3, 4)
     net = CountingModel(_linear())
@@ -179,3 +180,13 @@ def test_fmn_runs_the_presets_own_steps_and_steps_sets_every_attack() -> None:
     protocol = dataclasses.replace(standard, attacks=("fmn",), fmn_steps=7, restarts=1)
     MinimalSearch(net, protocol, "linf", torch.Generator().manual_seed(0), torch.device("cpu")).run(x, labels, None)
     assert net.counts()[1] == 4 * 7
+
+
+def test_the_cards_protocol_line_names_each_attacks_own_step_count() -> None:
+    from robaudit.probes.adversarial_spectrum.render import _own_steps
+
+    standard = resolve_protocol("standard").to_json("linf")
+    assert _own_steps(standard) == " (FMN 100, Brendel–Bethge 100)"
+    assert _own_steps(resolve_protocol("fast").to_json("linf")) == ""  # none of its own; no Brendel–Bethge
+    del standard["bb_steps"]  # a report written before the field existed
+    assert _own_steps(standard) == " (FMN 100)"

@@ -77,10 +77,16 @@ def _stats(stats: dict[str, Any] | None) -> str:
     return f"median {fmt(stats['median'], '.4g')}, mean {fmt(stats['mean'], '.4g')} ± {fmt(stats['std'], '.4g')}"
 
 
-def _fmn_steps(p: dict[str, Any]) -> str:
-    """' (FMN N)' where the protocol gives FMN fewer steps than the other attacks, else ''."""
-    fmn = p.get("fmn_steps")  # absent from reports written before the field existed
-    return f" (FMN {fmn})" if fmn is not None and "fmn" in p["attacks"] else ""
+OWN_STEPS = {"fmn_steps": ("fmn", "FMN"), "bb_steps": ("brendel_bethge", "Brendel–Bethge")}
+"""Protocol fields giving an attack its own step count: (attack, name on the card)."""
+
+
+def _own_steps(p: dict[str, Any]) -> str:
+    """' (FMN N, Brendel–Bethge M)' for attacks the protocol gives their own step count, else ''.
+    Reports written before a field existed lack it."""
+    own = [f"{label} {p[key]}" for key, (attack, label) in OWN_STEPS.items()
+           if p.get(key) is not None and attack in p["attacks"]]
+    return f" ({', '.join(own)})" if own else ""
 
 
 def _f05(m: dict[str, Any], unit: str) -> str:
@@ -120,7 +126,7 @@ def markdown(result: ProbeResult, plots: list[Path]) -> str:
     overrides = f"; overridden: {', '.join(p['overrides'])}" if p["overrides"] else ""
     lines += [
         f"Protocol `{p['name']}` ({mode}, {m['norm']}): attacks {', '.join(p['attacks'])}; "
-        f"{p['steps']} steps{_fmn_steps(p)}, {p['restarts']} restart(s), PGD bisection "
+        f"{p['steps']} steps{_own_steps(p)}, {p['restarts']} restart(s), PGD bisection "
         f"{p['bisection_steps']} × {p['pgd_steps']} steps{overrides}.",
         f"{m['n_attacked']} correctly classified images attacked ({m['n_skipped']} "
         f"misclassified skipped); success rate {m['success_rate']:.1%}.", "",
