@@ -119,7 +119,7 @@ SHARES = {
     "  FMN (foolbox)": ("foolbox/attacks/fast_minimum_norm.py", "run"),
     "  PGD bisection": ("robaudit/attacks/search.py", "_pgd_bisection"),
     "  Brendel–Bethge (torch)": ("robaudit/attacks/bb_torch.py", "run"),
-    "    of which the subproblem": ("robaudit/attacks/bb_subproblem.py", "trust_region_step"),
+    "    of which the subproblem": ("robaudit/attacks/bb_step.py", "trust_region_step"),
     "  sanity checks": ("robaudit/attacks/sanity.py", "run_sanity"),
     "numba compiling (should be 0)": ("numba/core/compiler.py", "compile_extra"),
 }

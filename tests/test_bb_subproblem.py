@@ -10,13 +10,16 @@ boundary lies within the trust region at all (foolbox's case analysis).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 import torch
 from torch import Tensor
 
-from robaudit.attacks import bb_subproblem
-from robaudit.attacks.bb_subproblem import boundary_step, trust_region_step
+from robaudit.attacks import bb_linf
+from robaudit.attacks.bb_step import trust_region_step
+from robaudit.attacks.bb_subproblem import boundary_step
 
 BOX = (0.0, 1.0)
 
@@ -62,9 +65,29 @@ def _rows(seed: int, n: int = 24, dim: int = 6) -> tuple[Tensor, ...]:
     return x0, x, b, c, r
 
 
+def _late_rows(seed: int, n: int = 24, dim: int = 48) -> tuple[Tensor, ...]:
+    """Rows as Brendel–Bethge's last steps make them: x on the L∞ sphere of radius ``far`` around
+    x0 in most coordinates, the wanted change c tiny, so the hyperplane's own smallest point lies
+    in the box and the trust region, and the radius' root sits just below ‖x + p − x0‖∞."""
+    g = torch.Generator().manual_seed(seed)
+    x0 = torch.rand(n, dim, generator=g, dtype=torch.float64) * 0.6 + 0.2
+    far = torch.rand(n, 1, generator=g, dtype=torch.float64) * 0.01 + 0.002
+    sign = torch.randint(0, 2, (n, dim), generator=g).double() * 2 - 1
+    inside = torch.rand(n, dim, generator=g, dtype=torch.float64) < 0.2  # a few coordinates not saturated
+    x = x0 + far * sign * torch.where(inside, torch.rand(n, dim, generator=g, dtype=torch.float64), 1.0)
+    b = torch.randn(n, dim, generator=g, dtype=torch.float64)
+    c = (torch.rand(n, generator=g, dtype=torch.float64) * 2 - 1) * 1e-5
+    r = far[:, 0] * 10 ** (torch.rand(n, generator=g, dtype=torch.float64) * 2 - 1.5)  # 0.03 … 3 far
+    return x0, x, b, c, r
+
+
+@pytest.mark.parametrize(("rows", "least"), [(_rows, {"distance": 5, "boundary": 3}), (_late_rows, {"distance": 20})])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_linf_step_matches_a_general_solver(seed: int, lambda_solver: str) -> None:
-    x0, x, b, c, r = _rows(seed)
+def test_linf_step_matches_a_general_solver(seed: int, rows: Callable[[int], tuple[Tensor, ...]],
+                                            least: dict[str, int], lambda_solver: str) -> None:
+    x0, x, b, c, r = rows(seed)
+    if rows is _late_rows:  # the case the hyperplane's own point closes the bracket
+        assert bool(bb_linf._plane_end(x0, x, b, c, r * r, BOX)[4].any())
     delta = trust_region_step("linf", x0, x, b, c, r, BOX)
     kinds = {"distance": 0, "boundary": 0}
     for i in range(len(x)):
@@ -81,12 +104,12 @@ def test_linf_step_matches_a_general_solver(seed: int, lambda_solver: str) -> No
             radius = float((x[i] + delta[i] - x0[i]).abs().max())
             # Optimal for the c it reached, up to the documented stops: ‖δ‖² within RADIUS_TOL of
             # r², or a bracket narrower than LINF_TOL.
-            slack = bb_subproblem.LINF_TOL + 1e-9
-            shrunk = ri * np.sqrt(1 - bb_subproblem.RADIUS_TOL)
+            slack = bb_linf.LINF_TOL + 1e-9
+            shrunk = ri * np.sqrt(1 - bb_linf.RADIUS_TOL)
             assert radius >= _linf_radius(x0[i].numpy(), xi, bi, reached, ri) - slack
             assert radius <= _linf_radius(x0[i].numpy(), xi, bi, reached, shrunk) + slack
         elif reach >= ri * (1 + 1e-3):
             kinds["boundary"] += 1  # out of reach: foolbox's step towards the boundary
             expected = boundary_step(b[i : i + 1], c[i : i + 1], r[i : i + 1], lo, hi)[0]
             assert torch.allclose(delta[i], expected, atol=1e-9)
-    assert kinds["distance"] >= 5 and kinds["boundary"] >= 3, kinds
+    assert all(kinds[kind] >= count for kind, count in least.items()), kinds

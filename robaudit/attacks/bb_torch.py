@@ -20,7 +20,7 @@ import torch
 from foolbox.attacks.base import MinimizationAttack
 from torch import Tensor
 
-from robaudit.attacks.bb_subproblem import trust_region_step
+from robaudit.attacks.bb_step import trust_region_step
 from robaudit.attacks.starts import logit_gap
 
 
