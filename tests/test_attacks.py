@@ -180,6 +180,15 @@ def test_attacks_run_the_presets_own_steps_and_steps_sets_every_attack() -> None
     protocol = dataclasses.replace(standard, attacks=("fmn",), fmn_steps=7, restarts=1)
     MinimalSearch(net, protocol, "linf", torch.Generator().manual_seed(0), torch.device("cpu")).run(x, labels, None)
     assert net.counts()[1] == 4 * 7
+    # Brendel–Bethge likewise: one input gradient per image and step from its verified start.
+    pool = torch.rand(64, 1, 3, 4)
+    pool_labels = net(pool).argmax(1)
+    exemplars = torch.stack([pool[int(torch.nonzero(pool_labels != y)[0])] for y in labels])
+    net.backward_passes = 0
+    protocol = dataclasses.replace(standard, attacks=("start", "brendel_bethge"), bb_steps=5, restarts=1)
+    MinimalSearch(net, protocol, "linf", torch.Generator().manual_seed(0), torch.device("cpu")).run(
+        x, labels, None, starts=(exemplars, torch.ones(4, dtype=torch.bool)))
+    assert net.counts()[1] == 4 * 5
 
 
 def test_the_cards_protocol_line_names_each_attacks_own_step_count() -> None:
