@@ -42,11 +42,14 @@ def _bracket(excess: Callable[[Tensor, Tensor, Tensor | None], tuple[Tensor, Ten
     [far, min(far + r, ε_p)]. Rows with g_lo ≤ 0 are solved: their high end is their low end."""
     eps_hi, g_hi, lam_hi, step_hi, eps_lo, g_lo = (t.clone() for t in (eps_lo, g_lo, lam, step_lo, eps_lo, g_lo))
     eps_p, g_p, lam_p, step_p, has_p = plane
+
+    def close_at_plane(rows: Tensor) -> None:
+        # The hyperplane's own smallest point p is the step for every ε ≥ ε_p: a free high end.
+        eps_hi[rows], g_hi[rows], lam_hi[rows], step_hi[rows] = eps_p[rows], g_p[rows], lam_p[rows], step_p[rows]
+
     binds = torch.nonzero(g_lo > 0).flatten()
-    # Where the hyperplane's own smallest point p fits, it is the step for every ε ≥ ε_p: a free end.
     known = has_p[binds] & (eps_p[binds] <= far[binds])
-    set_p = binds[known]
-    eps_hi[set_p], g_hi[set_p], lam_hi[set_p], step_hi[set_p] = eps_p[set_p], g_p[set_p], lam_p[set_p], step_p[set_p]
+    close_at_plane(binds[known])
     binds = binds[~known]
     eps_far = torch.maximum(far[binds], eps_lo[binds])
     g_far, lam_far, step_far = excess(eps_far, lam[binds], binds)
@@ -58,8 +61,8 @@ def _bracket(excess: Callable[[Tensor, Tensor, Tensor | None], tuple[Tensor, Ten
         eps_lo[past], g_lo[past] = eps_far[~fits], g_far[~fits]
         eps_hi[past] = torch.maximum(far[past] + r[past], eps_lo[past]).clamp(max=box[1] - box[0])
         by_p = has_p[past] & (eps_p[past] < eps_hi[past])
-        q, solve = past[by_p], past[~by_p]
-        eps_hi[q], g_hi[q], lam_hi[q], step_hi[q] = eps_p[q], g_p[q], lam_p[q], step_p[q]
+        close_at_plane(past[by_p])
+        solve = past[~by_p]
         if len(solve):
             g_hi[solve], lam_hi[solve], step_hi[solve] = excess(eps_hi[solve], lam_far[~fits][~by_p], solve)
     return eps_lo, g_lo, eps_hi, g_hi, lam_hi, step_hi

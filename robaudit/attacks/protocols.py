@@ -25,6 +25,9 @@ ATTACK_NORMS: dict[str, tuple[str, ...]] = {
 tie the earlier attack keeps the win). A new attack is one row here and its factory in
 :mod:`robaudit.attacks.fb_attacks`."""
 ATTACKS = tuple(ATTACK_NORMS)
+OWN_STEPS = {"fmn": "fmn_steps", "brendel_bethge": "bb_steps"}
+"""Attacks a protocol may give their own iteration count, and the Protocol field holding it
+(None there: ``steps``)."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ class Protocol:
 
     def steps_of(self, attack: str) -> int:
         """Iterations of the minimum-norm ``attack`` ('fmn', 'ddn', 'brendel_bethge')."""
-        own = {"fmn": self.fmn_steps, "brendel_bethge": self.bb_steps}.get(attack)
+        own: int | None = getattr(self, OWN_STEPS[attack]) if attack in OWN_STEPS else None
         return self.steps if own is None else own
 
     def budget(self) -> str:
@@ -125,5 +128,5 @@ def resolve_protocol(
             raise RobauditError(f"--{key.replace('_', '-')} must be at least 1, got {value}")
     overrides = tuple(sorted(given))
     if steps is not None:  # --steps sets every minimum-norm attack's iterations
-        given["fmn_steps"] = given["bb_steps"] = None
+        given.update(dict.fromkeys(OWN_STEPS.values()))
     return replace(PROTOCOLS[name], **given, overrides=overrides)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from robaudit import plotting
+from robaudit.attacks.protocols import OWN_STEPS
 from robaudit.formatting import fmt
 from robaudit.probes.base import ProbeResult
 
@@ -77,14 +78,14 @@ def _stats(stats: dict[str, Any] | None) -> str:
     return f"median {fmt(stats['median'], '.4g')}, mean {fmt(stats['mean'], '.4g')} ± {fmt(stats['std'], '.4g')}"
 
 
-OWN_STEPS = {"fmn_steps": ("fmn", "FMN"), "bb_steps": ("brendel_bethge", "Brendel–Bethge")}
-"""Protocol fields giving an attack its own step count: (attack, name on the card)."""
+OWN_STEPS_LABELS = {"fmn": "FMN", "brendel_bethge": "Brendel–Bethge"}
+"""Names on the card of the attacks a protocol may give their own step count (protocols.OWN_STEPS)."""
 
 
 def _own_steps(p: dict[str, Any]) -> str:
     """' (FMN N, Brendel–Bethge M)' for attacks the protocol gives their own step count, else ''.
     Reports written before a field existed lack it."""
-    own = [f"{label} {p[key]}" for key, (attack, label) in OWN_STEPS.items()
+    own = [f"{OWN_STEPS_LABELS[attack]} {p[key]}" for attack, key in OWN_STEPS.items()
            if p.get(key) is not None and attack in p["attacks"]]
     return f" ({', '.join(own)})" if own else ""
 
