@@ -34,7 +34,7 @@ def _linear(k: int = 3, d: int = 12) -> nn.Sequential:
 def test_protocol_presets_and_overrides() -> None:
     assert set(PROTOCOLS) == {"fast", "standard", "paper"}
     assert PROTOCOLS["paper"].n_images == 1000 and "brendel_bethge" in PROTOCOLS["paper"].attacks
-    assert "brendel_bethge" not in PROTOCOLS["fast"].attacks  # CI's preset stays short
+    assert PROTOCOLS["fast"].steps_of("brendel_bethge") < PROTOCOLS["fast"].steps  # CI's preset stays short
     p = resolve_protocol("fast", n_images=7, restarts=3)
     assert (p.n_images, p.restarts, p.steps) == (7, 3, PROTOCOLS["fast"].steps)
     assert p.overrides == ("n_images", "restarts")
@@ -169,8 +169,9 @@ def test_each_attack_declares_its_norms_and_ddn_never_runs_under_linf() -> None:
 def test_attacks_run_the_presets_own_steps_and_steps_sets_every_attack() -> None:
     standard = resolve_protocol("standard")
     assert (standard.steps_of("fmn"), standard.steps_of("brendel_bethge"), standard.steps_of("ddn")) == (100, 100, 200)
-    fast = resolve_protocol("fast")  # no attack has a budget of its own
-    assert fast.steps_of("fmn") == fast.steps_of("ddn") == fast.steps_of("brendel_bethge") == fast.steps
+    fast = resolve_protocol("fast")
+    assert (fast.steps_of("fmn"), fast.steps_of("brendel_bethge"), fast.steps_of("ddn")) == (50, 20, 50)
+    assert resolve_protocol("paper").steps_of("brendel_bethge") == 1000  # no budget of its own: steps
     given = resolve_protocol("standard", steps=50)
     assert {given.steps_of(a) for a in ("fmn", "ddn", "brendel_bethge")} == {50} and given.overrides == ("steps",)
     # FMN takes one input gradient per image and step (autograd counts them, not the search).
@@ -196,6 +197,7 @@ def test_the_cards_protocol_line_names_each_attacks_own_step_count() -> None:
 
     standard = resolve_protocol("standard").to_json("linf")
     assert _own_steps(standard) == " (FMN 100, Brendel–Bethge 100)"
-    assert _own_steps(resolve_protocol("fast").to_json("linf")) == ""  # none of its own; no Brendel–Bethge
+    assert _own_steps(resolve_protocol("fast").to_json("linf")) == " (Brendel–Bethge 20)"
+    assert _own_steps(resolve_protocol("paper").to_json("linf")) == ""  # none of its own
     del standard["bb_steps"]  # a report written before the field existed
     assert _own_steps(standard) == " (FMN 100)"

@@ -216,6 +216,8 @@ class MinimalSearch:
         found_size = torch.full_like(self.best_size, float("inf"))
 
         def attempt(idx: Tensor, eps: Tensor) -> Tensor:
+            """PGD at ε (len(idx),) per image; returns the verified sizes (inf where PGD failed),
+            at most ε (PGD stops at its first adversarial iterate)."""
             eps_ = ep.astensor(eps.float().view(-1, 1, 1, 1))
             with seeded(self.generator, self.device):
                 x_adv = attack.run(  # per-image ε: see fb_attacks.LinfPerImagePGD
@@ -223,11 +225,11 @@ class MinimalSearch:
                 )
             x_adv = x_adv.detach()
             verdict = self.offer("pgd_bisection", idx, x_adv, count=False)
-            ok, size = verdict.ok, verdict.size
+            size = verdict.size
             win = size < found_size[idx]
             found[idx[win]] = x_adv[win]
             found_size[idx[win]] = size[win]
-            return ok
+            return size
 
         lo = torch.zeros_like(self.best_size)
         hi = self.best_size.clone()
@@ -237,8 +239,9 @@ class MinimalSearch:
             if len(active) == 0:
                 break
             mid = (lo[active] + hi[active]) / 2
-            ok = attempt(active, mid)
-            hi[active[ok]] = mid[ok]
+            size = attempt(active, mid)
+            ok = torch.isfinite(size)
+            hi[active[ok]] = torch.minimum(mid[ok], size[ok])
             lo[active[~ok]] = mid[~ok]
         self.offered["pgd_bisection"] += int(torch.isfinite(found_size).sum())
         return found
@@ -258,8 +261,9 @@ class MinimalSearch:
         eps = torch.full_like(hi, max(base, 1e-6))
         while len(active):
             eps[active] = torch.minimum(eps[active], worst[active])
-            ok = attempt(active, eps[active])
-            hi[active[ok]] = eps[active[ok]]
+            size = attempt(active, eps[active])
+            ok = torch.isfinite(size)
+            hi[active[ok]] = torch.minimum(eps[active[ok]], size[ok])
             lo[active[~ok]] = eps[active[~ok]]
             at_worst = eps[active] >= worst[active]
             active = active[~ok & ~at_worst]

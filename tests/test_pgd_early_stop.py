@@ -1,0 +1,104 @@
+"""PGD that stops each image at its first adversarial iterate (robaudit.attacks.fb_attacks), against
+foolbox's own PGD (the reference) and the analytic path of L∞ PGD on a linear model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import eagerpy as ep
+import foolbox as fb
+import pytest
+import torch
+from torch import nn
+
+from robaudit.attacks.fb_attacks import L2PerImagePGD, LinfPerImagePGD, pgd_attack
+from robaudit.attacks.verify import CountingModel
+
+STEPS = 20
+
+
+class FoolboxLoop:
+    """foolbox's own BaseGradientDescent.run (every image all steps, last iterate returned), with
+    the per-image ε of robaudit's subclass: the reference the early stop must agree with."""
+
+    def __init__(self, cls: Any) -> None:
+        reference = type("Reference", (cls.__mro__[2],), {"get_random_start": cls.get_random_start,
+                                                         "project": cls.project})
+        self.attack = reference(rel_stepsize=2.5 / STEPS, steps=STEPS, random_start=False)
+
+    def run(self, *args: object, **kwargs: object) -> torch.Tensor:
+        out: torch.Tensor = self.attack.run(*args, **kwargs)
+        return out
+
+
+def small_cnn() -> nn.Module:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 8 * 8, 10))
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model.eval()
+
+
+@pytest.mark.parametrize(("cls", "scale"), [(LinfPerImagePGD, 0.03), (L2PerImagePGD, 1.0)])
+@pytest.mark.parametrize("targeted", [False, True])
+def test_early_stop_succeeds_wherever_foolbox_does_and_agrees_elsewhere(
+    cls: Any, scale: float, targeted: bool
+) -> None:
+    model = small_cnn()
+    fmodel = fb.PyTorchModel(model, bounds=(0, 1))
+    x = torch.rand(32, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    labels = model(x).argmax(1)
+    classes = (labels + 1) % 10 if targeted else labels
+    criterion = fb.criteria.TargetedMisclassification(classes) if targeted else fb.criteria.Misclassification(labels)
+    eps = ep.astensor(torch.linspace(0.05, 2.0, 32).view(-1, 1, 1, 1) * scale)
+
+    def met(x_adv: torch.Tensor) -> torch.Tensor:
+        top1 = model(x_adv).argmax(1)
+        return top1 == classes if targeted else top1 != labels
+
+    ours = cls(rel_stepsize=2.5 / STEPS, steps=STEPS, random_start=False).run(fmodel, x, criterion, epsilon=eps)
+    reference = FoolboxLoop(cls).run(fmodel, x, criterion, epsilon=eps)
+    ok, ok_ref = met(ours), met(reference)
+    assert 0 < int(ok_ref.sum()) < len(x)  # the ε range spans failures and successes
+    assert bool((ok | ~ok_ref).all())  # wherever foolbox's last iterate succeeds, an earlier one did
+    torch.testing.assert_close(ours[~ok], reference[~ok])  # never accepted: foolbox's very path
+    norm = "linf" if cls is LinfPerImagePGD else "l2"
+    size = (ours - x).flatten(1).abs().amax(1) if norm == "linf" else (ours - x).flatten(1).norm(dim=1)
+    assert bool((size <= eps.raw.flatten() * (1 + 1e-5)).all())
+
+
+def test_linear_model_stops_at_the_analytic_step_with_one_pass_per_iterate() -> None:
+    """Two-class linear model, logit margin m(x) = w·(x − ½): L∞ PGD from x moves every pixel by
+    s = 2.5 ε / STEPS towards sign(w), so the margin after k steps is m0 + k s ‖w‖₁. Images start
+    at x = ½ − a sign(w) with a = (k* − ½) s, so the first adversarial iterate is k*, of L∞ size
+    k* s, found after k* + 1 gradient passes (the pass at x_k judges x_k)."""
+    dims = 3 * 4 * 4
+    w = torch.where(torch.arange(dims) % 3 == 0, 1.0, -0.5)
+    eps = torch.tensor([0.02, 0.04, 0.04, 0.08, 0.08, 0.01])
+    k_star = torch.tensor([3, 1, 7, 8, 9, 30])
+    s = 2.5 * eps / STEPS  # ε is reached after STEPS / 2.5 = 8 steps: k* = 9 and 30 never succeed
+    x = (0.5 - ((k_star - 0.5) * s).view(-1, 1) * w.sign()).view(-1, 3, 4, 4)
+    model = CountingModel(_TwoClassLinear(w))
+    fmodel = fb.PyTorchModel(model, bounds=(0, 1))
+    attack = pgd_attack("linf", STEPS, random_start=False)
+    x_adv = attack.run(fmodel, x, fb.criteria.Misclassification(torch.zeros(len(x), dtype=torch.long)),
+                       epsilon=ep.astensor(eps.view(-1, 1, 1, 1)))  # type: ignore[arg-type]
+    size = (x_adv - x).flatten(1).abs().amax(1)
+    within = k_star * s <= eps * (1 + 1e-6)
+    torch.testing.assert_close(size[within], (k_star * s)[within], rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(size[~within], eps[~within], rtol=1e-4, atol=1e-6)  # foolbox's last iterate
+    assert model.backward_passes == int(torch.where(within, k_star + 1, STEPS).sum())
+
+
+class _TwoClassLinear(nn.Module):
+    """x (N, C, H, W) → logits (N, 2) = [0, w·(x − ½)]."""
+
+    w: torch.Tensor
+
+    def __init__(self, w: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("w", w)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        score = (x.flatten(1) - 0.5) @ self.w
+        return torch.stack([torch.zeros_like(score), score], dim=1)
