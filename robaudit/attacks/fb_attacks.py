@@ -12,10 +12,12 @@ from typing import Any
 
 import eagerpy as ep
 import foolbox as fb
+import torch
 from foolbox.attacks.base import FixedEpsilonAttack, MinimizationAttack, get_criterion, verify_input_bounds
 from foolbox.attacks.gradient_descent_base import BaseGradientDescent
 from foolbox.criteria import Misclassification
 from foolbox.devutils import atleast_kd, flatten
+from torch import Tensor
 
 from robaudit.attacks.bb_torch import TorchBrendelBethge
 
@@ -42,9 +44,16 @@ class StopAtFirstAdversarial(BaseGradientDescent):
 
     foolbox runs every image for all ``steps`` and returns the last iterate; in a bisection over
     ε about half the attempts succeed, most well before the last step, so those passes are
-    saved, and the returned point can be smaller than ε. Images never accepted end at the last
-    iterate, as in foolbox. ``epsilon``: an eagerpy tensor (N, 1, 1, 1), one ε per image.
+    saved, and the returned point can be smaller than ε. From half the steps on, an image also
+    leaves once its logit margin (> 0 while not adversarial) could not reach 0 in the steps left
+    even at GIVE_UP_FACTOR × its fastest progress per step over the last GIVE_UP_WINDOW steps:
+    progress slows once the iterate lies on the ε-ball's surface, and such an attempt fails.
+    An image that leaves so, or never succeeds, ends at its last iterate, as in foolbox.
+    ``epsilon``: an eagerpy tensor (N, 1, 1, 1), one ε per image.
     """
+
+    GIVE_UP_WINDOW = 4
+    GIVE_UP_FACTOR = 3.0
 
     def run(self, model: fb.Model, inputs: Any, criterion: Any, *, epsilon: Any, **kwargs: Any) -> Any:
         x0, restore_type = ep.astensor_(inputs)
@@ -56,7 +65,8 @@ class StopAtFirstAdversarial(BaseGradientDescent):
         start = self.get_random_start(x0, eps) if self.random_start else x0  # type: ignore[arg-type]
         x = ep.clip(start, *model.bounds)
         active = ep.arange(x0, len(x0))
-        for _ in range(self.steps):
+        margins = torch.full((self.steps, len(x0)), float("nan"), device=x0.raw.device)  # (steps, N)
+        for k in range(self.steps):
             xa, cls, eps_a = x[active], classes[active], eps[active]
 
             def loss_fn(inputs: ep.Tensor) -> tuple[ep.Tensor, ep.Tensor]:
@@ -71,10 +81,29 @@ class StopAtFirstAdversarial(BaseGradientDescent):
             moved = ep.clip(self.project(xa + (-step if targeted else step), x0[active], eps_a),  # type: ignore[arg-type]
                             *model.bounds)
             x = ep.index_update(x, active, ep.where(atleast_kd(go_on, x.ndim), moved, xa))
-            active = active[go_on]
+            margins[k, active.raw] = logit_margin(logits.raw.detach(), cls.raw, targeted)
+            stays = go_on.raw & ~self._hopeless(margins[:, active.raw], k)
+            active = active[ep.astensor(stays)]
             if len(active) == 0:
                 break
         return restore_type(x)
+
+    def _hopeless(self, margins: Tensor, k: int) -> Tensor:
+        """(n,) bool: images whose margin after step k cannot reach 0 by the last step even at
+        GIVE_UP_FACTOR × their fastest recent progress; margins (steps, n) per step so far."""
+        if k < max(self.steps // 2, self.GIVE_UP_WINDOW):
+            return torch.zeros(margins.shape[1], dtype=torch.bool, device=margins.device)
+        recent = margins[k - self.GIVE_UP_WINDOW : k + 1]
+        progress = (recent[:-1] - recent[1:]).amax(dim=0).clamp(min=0)
+        return margins[k] > self.GIVE_UP_FACTOR * progress * (self.steps - 1 - k)
+
+
+def logit_margin(logits: Tensor, classes: Tensor, targeted: bool) -> Tensor:
+    """(N,) margin that is > 0 while the criterion is not met: the label's logit minus the
+    largest other (untargeted), or the largest other minus the target's (targeted)."""
+    own = logits.gather(1, classes.view(-1, 1)).squeeze(1)
+    others = logits.scatter(1, classes.view(-1, 1), float("-inf")).amax(dim=1)
+    return others - own if targeted else own - others
 
 
 class LinfPerImagePGD(StopAtFirstAdversarial, fb.attacks.LinfProjectedGradientDescentAttack):
