@@ -78,12 +78,12 @@ class Protocol:
 
 PROTOCOLS: dict[str, Protocol] = {
     "fast": Protocol(
-        name="fast", n_images=32, steps=50, restarts=1, pgd_steps=20, bisection_steps=2,
-        attacks=("start", "fmn", "ddn", "pgd_bisection", "brendel_bethge"), batch_size=64, sanity_images=8,
-        # Brendel–Bethge's 20 steps refine FMN's point more than FMN's second 50 steps or PGD's
-        # bisection steps 3–5 do; PGD's ε = best / 2 and best · 3/4 keep catching FMN's bad
-        # basins. Against AutoAttack no worse than 100 FMN steps and a 5-step bisection, in
-        # about 0.6 of the time (docs/adversarial_spectrum.md).
+        name="fast", n_images=32, steps=40, restarts=1, pgd_steps=20, bisection_steps=2,
+        attacks=("start", "fmn", "pgd_bisection", "brendel_bethge"), batch_size=64, sanity_images=8,
+        # Brendel–Bethge's 20 steps refine FMN's point more than more FMN steps, DDN (L2) or
+        # the bisection's steps 3–5 did; PGD at ε = best / 2 and best · 1/4 or 3/4 catches FMN's
+        # bad basins. Against AutoAttack no worse than FMN and DDN at 100 steps with a 5-step
+        # bisection, in about half the model passes (docs/adversarial_spectrum.md).
         bb_steps=20,
     ),
     "standard": Protocol(
