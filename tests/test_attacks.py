@@ -172,7 +172,7 @@ def test_attacks_run_the_presets_own_steps_and_steps_sets_every_attack() -> None
     standard = resolve_protocol("standard")
     assert (standard.steps_of("fmn"), standard.steps_of("brendel_bethge"), standard.steps_of("ddn")) == (100, 100, 200)
     fast = resolve_protocol("fast")
-    assert (fast.steps_of("fmn"), fast.steps_of("brendel_bethge")) == (40, 20)
+    assert (fast.steps_of("fmn"), fast.steps_of("brendel_bethge")) == (100, 20)
     assert resolve_protocol("paper").steps_of("brendel_bethge") == 1000  # no budget of its own: steps
     given = resolve_protocol("standard", steps=50)
     assert {given.steps_of(a) for a in ("fmn", "ddn", "brendel_bethge")} == {50} and given.overrides == ("steps",)
