@@ -20,6 +20,7 @@ from foolbox.devutils import atleast_kd, flatten
 from torch import Tensor
 
 from robaudit.attacks.bb_torch import TorchBrendelBethge
+from robaudit.attacks.starts import logit_gap
 
 
 class FixedL2FMN(fb.attacks.L2FMNAttack):
@@ -81,7 +82,7 @@ class StopAtFirstAdversarial(BaseGradientDescent):
             moved = ep.clip(self.project(xa + (-step if targeted else step), x0[active], eps_a),  # type: ignore[arg-type]
                             *model.bounds)
             x = ep.index_update(x, active, ep.where(atleast_kd(go_on, x.ndim), moved, xa))
-            margins[k, active.raw] = logit_margin(logits.raw.detach(), cls.raw, targeted)
+            margins[k, active.raw] = logit_gap(logits.raw.detach(), cls.raw, cls.raw if targeted else None)
             stays = go_on.raw & ~self._hopeless(margins[:, active.raw], k)
             active = active[ep.astensor(stays)]
             if len(active) == 0:
@@ -96,14 +97,6 @@ class StopAtFirstAdversarial(BaseGradientDescent):
         recent = margins[k - self.GIVE_UP_WINDOW : k + 1]
         progress = (recent[:-1] - recent[1:]).amax(dim=0).clamp(min=0)
         return margins[k] > self.GIVE_UP_FACTOR * progress * (self.steps - 1 - k)
-
-
-def logit_margin(logits: Tensor, classes: Tensor, targeted: bool) -> Tensor:
-    """(N,) margin that is > 0 while the criterion is not met: the label's logit minus the
-    largest other (untargeted), or the largest other minus the target's (targeted)."""
-    own = logits.gather(1, classes.view(-1, 1)).squeeze(1)
-    others = logits.scatter(1, classes.view(-1, 1), float("-inf")).amax(dim=1)
-    return others - own if targeted else own - others
 
 
 class LinfPerImagePGD(StopAtFirstAdversarial, fb.attacks.LinfProjectedGradientDescentAttack):
