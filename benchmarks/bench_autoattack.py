@@ -4,7 +4,9 @@ For each norm, on the images robaudit's adversarial-spectrum probe attacks (the 
 classified of its seeded order) this runs, interleaved (benchmarks/timing.py):
 
   * robaudit's ``standard`` and ``fast`` protocols, untargeted (as AutoAttack is): one verified
-    minimal perturbation size per image, i.e. the whole robust-accuracy curve over ε;
+    minimal perturbation size per image, i.e. the whole robust-accuracy curve over ε; and
+    ``standard`` once more with ``fold_batchnorm`` off (``standard_unfolded``: its attacks then
+    take gradients through the model as given, as AutoAttack's do), to show what folding adds;
   * AutoAttack ``version='standard'`` (pyautoattack) at the standard ε (8/255 L∞, 0.5 L2) and at
     the median of robaudit's standard sizes.
 
@@ -35,7 +37,8 @@ from robaudit.probes.base import ProbeContext
 
 STANDARD_EPS = {"linf": 8 / 255, "l2": 0.5}
 AA_NORM = {"linf": "Linf", "l2": "L2"}
-PROTOCOLS = ("standard", "fast")
+SIDES = {"standard": ("standard", True), "fast": ("fast", True), "standard_unfolded": ("standard", False)}
+"""robaudit's sides: name → (protocol, fold_batchnorm)."""
 
 
 def sizes(d: Tensor, norm: str) -> Tensor:
@@ -44,9 +47,10 @@ def sizes(d: Tensor, norm: str) -> Tensor:
     return flat.abs().amax(1) if norm == "linf" else flat.norm(dim=1)
 
 
-def run_robaudit(ctx: ProbeContext, protocol: str, norm: str, n_images: int) -> dict[str, np.ndarray]:
+def run_robaudit(ctx: ProbeContext, protocol: str, norm: str, n_images: int, fold: bool) -> dict[str, np.ndarray]:
     """Verified minimal sizes (n,) of one protocol, untargeted, and the images' indices and labels."""
-    settings = AdversarialSettings(protocol=protocol, norm=norm, targeted=False, n_images=n_images)
+    settings = AdversarialSettings(protocol=protocol, norm=norm, targeted=False, n_images=n_images,
+                                   fold_batchnorm=fold)
     arrays = AdversarialSpectrumProbe(settings)(ctx).arrays
     return {"size": arrays["size"].astype(np.float64), "index": arrays["index"], "label": arrays["label"]}
 
@@ -66,8 +70,9 @@ def run_autoattack(model: AuditedModel, x: Tensor, y: Tensor, norm: str, eps: fl
 def compare_norm(ctx: ProbeContext, norm: str, args: argparse.Namespace) -> None:
     found: dict[str, Any] = {}
 
-    def robaudit_side(protocol: str) -> None:
-        found[protocol] = run_robaudit(ctx, protocol, norm, args.n_images)
+    def robaudit_side(side: str) -> None:
+        protocol, fold = SIDES[side]
+        found[side] = run_robaudit(ctx, protocol, norm, args.n_images, fold)
 
     def autoattack_side(which: str) -> None:
         ref = found["standard"]  # the first round runs robaudit first: the images and the median
@@ -76,7 +81,7 @@ def compare_norm(ctx: ProbeContext, norm: str, args: argparse.Namespace) -> None
         eps = STANDARD_EPS[norm] if which == "aa_standard_eps" else float(np.median(ref["size"]))
         found[which] = (eps, run_autoattack(ctx.model, x, y, norm, eps, args.seed))
 
-    sides = {p: (lambda p=p: robaudit_side(p)) for p in PROTOCOLS}
+    sides = {side: (lambda side=side: robaudit_side(side)) for side in SIDES}
     sides |= {w: (lambda w=w: autoattack_side(w)) for w in ("aa_standard_eps", "aa_median_eps")}
     timings = interleave(sides, repeats=args.repeats, warmup=0, device=ctx.device)
     report(norm, found, timings)
@@ -89,11 +94,11 @@ def report(norm: str, found: dict[str, Any], timings: Timings) -> None:
     for which, label in (("aa_standard_eps", "standard ε"), ("aa_median_eps", "robaudit's median ε")):
         eps, aa_size = found[which]
         print(f"  at {label} = {eps:.5f}: AutoAttack robust accuracy {np.mean(~np.isfinite(aa_size)):.3f}")
-        for protocol in PROTOCOLS:
-            size = found[protocol]["size"]
+        for side in SIDES:
+            size = found[side]["size"]
             below = float(np.mean(aa_size < size * (1 - 1e-6)))
-            cpu, wall = timings.ratios(protocol, which)
-            print(f"    robaudit {protocol:<8}: robust accuracy {np.mean(size > eps):.3f}; AutoAttack below "
+            cpu, wall = timings.ratios(side, which)
+            print(f"    robaudit {side:<17}: robust accuracy {np.mean(size > eps):.3f}; AutoAttack below "
                   f"robaudit's verified minimum on {below:.3f} of images; time whole curve / AutoAttack one ε: "
                   f"CPU {cpu:.2f}, wall {wall:.2f}")
     seconds = ", ".join(f"{side} {timings.median(side):.1f}" for side in timings.samples)

@@ -68,7 +68,9 @@ def worst_size(x: Tensor, norm: str) -> Tensor:
 class MinimalSearch:
     """Finds minimal verified perturbations of a batch under ``protocol``.
 
-    model: a (counting) module taking (N, C, H, W) in [0, 1] to logits, in eval mode.
+    model: a (counting) module taking (N, C, H, W) in [0, 1] to logits, in eval mode, on which
+    every candidate is verified; ``attack_model``: the same function (e.g. with BatchNorm folded,
+    :mod:`robaudit.models.fold`) through which the attacks take their gradients (default: model).
     """
 
     def __init__(
@@ -78,13 +80,15 @@ class MinimalSearch:
         norm: str,
         generator: torch.Generator,
         device: torch.device,
+        attack_model: nn.Module | None = None,
     ) -> None:
         self.model = model
         self.protocol = protocol
         self.norm = norm
         self.generator = generator
         self.device = device
-        self.fmodel = fb.PyTorchModel(model, bounds=(0, 1), device=device)
+        self.attack_model = model if attack_model is None else attack_model
+        self.fmodel = fb.PyTorchModel(self.attack_model, bounds=(0, 1), device=device)
 
     def run(self, x: Tensor, labels: Tensor, targets: Tensor | None,
             starts: tuple[Tensor, Tensor] | None = None) -> SearchResult:
@@ -155,14 +159,15 @@ class MinimalSearch:
     def _min_norm(self, name: str, start: Tensor | None, only: Tensor | None = None) -> Tensor:
         """Run a foolbox minimum-norm attack on the images selected by ``only`` (N,) bool (all
         by default); with ``start``, only where the start verifies (foolbox asserts starting
-        points are adversarial). Returns (N,) bool: where the attack's output verified."""
+        points are adversarial: on the model the attack runs on). Returns (N,) bool: where the
+        attack's output verified."""
         n = len(self.x)
         keep = torch.ones(n, dtype=torch.bool, device=self.x.device)
         if only is not None:
             keep &= only
         kwargs: dict[str, Any] = {}
         if start is not None:
-            keep &= verify(self.model, self.x, start, self.labels, self.targets, self.norm).ok
+            keep &= verify(self.attack_model, self.x, start, self.labels, self.targets, self.norm).ok
             kwargs["starting_points"] = ep.astensor(start[keep])
         idx = torch.nonzero(keep).flatten()
         verified = torch.zeros(n, dtype=torch.bool, device=self.x.device)

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from robaudit import spectral
 from robaudit.attacks.protocols import ATTACKS, NORMS, PROTOCOLS, Protocol, check_norm, resolve_protocol
@@ -28,6 +28,7 @@ from robaudit.attacks.verify import CountingModel
 from robaudit.config import setting
 from robaudit.devices import channels_last_if_accepted, release_free_host_memory
 from robaudit.errors import RobauditError
+from robaudit.models.fold import fold_batchnorm
 from robaudit.probes.adversarial_spectrum import render
 from robaudit.probes.adversarial_spectrum.section import AdversarialMetrics
 from robaudit.probes.adversarial_spectrum.selection import draw_targets, find_exemplars, select_images
@@ -65,6 +66,9 @@ class AdversarialSettings:
                                      minimum=1)
     bootstrap: int = setting(1000, help="bootstrap resamples of the f_0.5 interval (0: no interval)",
                              minimum=0)
+    fold_batchnorm: bool = setting(True, help="attacks take gradients through a copy of the model with eval-mode "
+                                   "BatchNorm folded into the layer before it (the same function up to float "
+                                   "rounding, a cheaper pass); candidates are verified on the model as given")
 
 
 def reached(size: Tensor, winner: Tensor) -> Tensor:
@@ -139,6 +143,7 @@ class AdversarialSpectrumProbe(Probe):
         start_classes = draw_targets(ctx, indices, labels, k)
         targets = start_classes if self.settings.targeted else None
         exemplars = self._exemplars(ctx, start_classes)
+        attack_model, folded = self._attack_model(ctx, indices)
         units: list[dict[str, Any]] = []
         sanity: dict[str, Any] | None = None
         step, m = protocol.batch_size, min(protocol.sanity_images, len(indices), protocol.batch_size)
@@ -148,14 +153,25 @@ class AdversarialSpectrumProbe(Probe):
             sl = slice(start, start + step)
             batch = Batch(b, indices[sl], labels[sl], None if targets is None else targets[sl], exemplars[sl])
             units.append(ctx.cache.get_or_compute(
-                f"batch={b}/start={start}/{budget}", partial(self._attack_batch, ctx, protocol, batch)))
+                f"batch={b}/start={start}/{budget}", partial(self._attack_batch, ctx, protocol, batch, attack_model)))
             release_free_host_memory()  # the attack's scratch, so peak memory does not grow per unit
             if sanity is None and start + step >= m:  # the first m images are done
                 head = Batch(0, indices[:m], labels[:m], None if targets is None else targets[:m], exemplars[:m])
                 sanity = ctx.cache.get_or_compute(f"sanity/m={m}/{budget}",
                                                   partial(self._sanity, ctx, protocol, head, units))
         assert sanity is not None  # at least one unit ran
-        return self._summarise(ctx, protocol, sel, targets, units, sanity)
+        result = self._summarise(ctx, protocol, sel, targets, units, sanity)
+        result.metrics["passes"]["folded_batchnorms"] = folded
+        return result
+
+    def _attack_model(self, ctx: ProbeContext, indices: Tensor) -> tuple[nn.Module, int]:
+        """The model the attacks take gradients through and how many BatchNorm layers it folds:
+        with ``fold_batchnorm``, ctx.model folded (:func:`fold_batchnorm`, checked on a few of the
+        attacked images), else ctx.model itself."""
+        if not self.settings.fold_batchnorm:
+            return ctx.model, 0
+        sample, _ = ctx.load(indices[:4])
+        return fold_batchnorm(ctx.model, sample)
 
     def _exemplars(self, ctx: ProbeContext, start_classes: Tensor) -> Tensor:
         """Per attacked image, the data index of an image the model assigns to its start class."""
@@ -164,14 +180,16 @@ class AdversarialSpectrumProbe(Probe):
         lookup = dict(zip(np.asarray(unit["classes"]).tolist(), np.asarray(unit["index"]).tolist(), strict=True))
         return torch.tensor([lookup[c] for c in start_classes.tolist()], dtype=torch.long)
 
-    def _attack_batch(self, ctx: ProbeContext, protocol: Protocol, batch: Batch) -> dict[str, Any]:
+    def _attack_batch(self, ctx: ProbeContext, protocol: Protocol, batch: Batch,
+                      attack_model: nn.Module) -> dict[str, Any]:
         """Search one batch; keep per-image sizes/winners and the spectra, not the images."""
         x, _ = ctx.load(batch.indices)
         x = channels_last_if_accepted(ctx.model, x)
         dev = ctx.device
-        counting = CountingModel(ctx.model)
+        counting = CountingModel(ctx.model)  # verifies every candidate
+        attacking = counting if attack_model is ctx.model else CountingModel(attack_model)
         search = MinimalSearch(counting, protocol, self.settings.norm,
-                               ctx.generator("adversarial", "search", batch.number), dev)
+                               ctx.generator("adversarial", "search", batch.number), dev, attacking)
         targets = None if batch.targets is None else batch.targets.to(dev)
         has = batch.exemplars >= 0
         starts, _ = ctx.load(torch.where(has, batch.exemplars, batch.indices))
@@ -184,7 +202,8 @@ class AdversarialSpectrumProbe(Probe):
         else:
             power_sum = torch.zeros(h, w, dtype=torch.float64)
             _, sums = spectral.radial_sums(torch.zeros(0, h, w))
-        forward, backward = counting.counts()
+        counted = [counting] if attacking is counting else [counting, attacking]
+        forward, backward = (sum(c) for c in zip(*(m.counts() for m in counted), strict=True))
         return {
             "size": res.size.cpu().numpy(), "winner": res.winner.cpu().numpy(),
             "radial_sums": sums.cpu().numpy(), "power_sum": power_sum.cpu().numpy(),

@@ -74,6 +74,7 @@ class Passes(Section):
     backward: int = _count("backward image-passes of the search")
     sanity_forward: int = _count("forward image-passes of the sanity checks")
     sanity_backward: int = _count("backward image-passes of the sanity checks")
+    folded_batchnorms: int = _count("BatchNorm layers folded into the model the attacks take gradients through")
 
 
 class Sanity(Section):
