@@ -3,7 +3,7 @@
 In eval mode a BatchNorm after a convolution (or linear layer) is a fixed per-channel affine map,
 so it can be folded into that layer's weights and bias: the copy computes the same function up to
 float rounding and skips the BatchNorm's forward and backward passes (on the embedded CNN a
-forward + input-gradient pass took 0.73× the time, one CPU thread). The attacks of the minimal
+forward + input-gradient pass took 0.72× the time, one CPU thread). The attacks of the minimal
 search run on it; every candidate is still verified on the model as given.
 """
 
