@@ -70,12 +70,22 @@ class _Branches(nn.Module):
         return y.mean((2, 3)) if bool(y.sum() > 0) else -y.mean((2, 3))
 
 
+class _BatchNormAct(nn.BatchNorm2d):
+    """A BatchNorm with its activation inside (as timm's BatchNormAct2d): torch.fx traces through
+    it, so it runs as a function in the graph and nothing may be counted as folded."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.relu(super().forward(x))
+
+
 def test_models_that_cannot_fold_are_attacked_as_they_are() -> None:
     x = torch.rand(2, 3, 8, 8)
     untraceable = _Branches().eval()
     assert fold_batchnorm(untraceable, x) == (untraceable, 0)
     no_batchnorm = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten()).eval()
     assert fold_batchnorm(no_batchnorm, x) == (no_batchnorm, 0)
+    traced_through = nn.Sequential(nn.Conv2d(3, 4, 3), _BatchNormAct(4), nn.Flatten()).eval()
+    assert fold_batchnorm(traced_through, x) == (traced_through, 0)
     training = _conv_bn_net().train()
     assert fold_batchnorm(training, x) == (training, 0)
 

@@ -9,8 +9,12 @@ search run on it; every candidate is still verified on the model as given.
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import Tensor, nn
+from torch.fx import GraphModule, symbolic_trace
+from torch.fx.experimental.optimization import fuse
 
 LOGIT_TOLERANCE = 1e-3
 """Largest |Δlogit| / (1 + max |logit|) allowed between the folded copy and the model on a sample
@@ -19,8 +23,12 @@ LOGIT_TOLERANCE = 1e-3
 _BATCHNORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
 
-def _batchnorms(model: nn.Module) -> int:
-    return sum(isinstance(m, _BATCHNORMS) for m in model.modules())
+def _batchnorm_calls(graph_module: GraphModule) -> int:
+    """Calls of BatchNorm modules in a torch.fx GraphModule's graph (a BatchNorm inside a module
+    fx traces through, such as timm's BatchNormAct2d, runs as a function and is not counted)."""
+    modules = dict(graph_module.named_modules())
+    return sum(node.op == "call_module" and isinstance(modules.get(str(node.target)), _BATCHNORMS)
+               for node in graph_module.graph.nodes)
 
 
 def fold_batchnorm(model: nn.Module, sample: Tensor) -> tuple[nn.Module, int]:
@@ -29,19 +37,16 @@ def fold_batchnorm(model: nn.Module, sample: Tensor) -> tuple[nn.Module, int]:
     frozen; or (``model``, 0) where nothing folds, torch.fx cannot trace the model symbolically
     (data-dependent control flow), or the copy's logits on ``sample`` (N, C, H, W) differ from
     the model's by more than LOGIT_TOLERANCE."""
-    before = _batchnorms(model)
-    if before == 0 or model.training:
+    if model.training or not any(isinstance(m, _BATCHNORMS) for m in model.modules()):
         return model, 0
     try:
-        # Imported here: torch.fx loads only for models that have something to fold.
-        from torch.fx.experimental.optimization import fuse
-
-        folded = fuse(model).eval()
+        traced = symbolic_trace(model)  # shares the model's modules; fuse folds into a deep copy
+        folded = cast(GraphModule, fuse(traced, no_trace=True)).eval()  # fuse returns a GraphModule
+        count = _batchnorm_calls(traced) - _batchnorm_calls(folded)
         with torch.no_grad():
             want, got = model(sample), folded(sample)
     except Exception:  # noqa: BLE001 (any tracing failure: the model is then attacked as it is)
         return model, 0
-    count = before - _batchnorms(folded)
     if count == 0:
         return model, 0
     for p in folded.parameters():
