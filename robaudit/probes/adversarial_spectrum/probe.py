@@ -11,8 +11,9 @@ Definitions: docs/metrics.md.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from typing import Any, ClassVar
 
 import numpy as np
@@ -86,7 +87,8 @@ def bookkeeping(units: list[dict[str, Any]], winner: np.ndarray, used: list[str]
         "rejected_candidates": sum(rejected.values()),
         "rejected_by_attack": rejected, "offered_by_attack": offered, "aborted_runs": aborted,
         "passes": {"forward": sum(int(u["forward"]) for u in units),
-                   "backward": sum(int(u["backward"]) for u in units)},
+                   "backward": sum(int(u["backward"]) for u in units),
+                   "folded_batchnorms": max(int(u.get("folded_batchnorms", 0)) for u in units)},
     }
 
 
@@ -143,7 +145,8 @@ class AdversarialSpectrumProbe(Probe):
         start_classes = draw_targets(ctx, indices, labels, k)
         targets = start_classes if self.settings.targeted else None
         exemplars = self._exemplars(ctx, start_classes)
-        attack_model, folded = self._attack_model(ctx, indices)
+        # Folded on the first unit that is computed: a rerun whose units are all cached skips it.
+        attack_model = cache(partial(self._attack_model, ctx, indices))
         units: list[dict[str, Any]] = []
         sanity: dict[str, Any] | None = None
         step, m = protocol.batch_size, min(protocol.sanity_images, len(indices), protocol.batch_size)
@@ -160,9 +163,7 @@ class AdversarialSpectrumProbe(Probe):
                 sanity = ctx.cache.get_or_compute(f"sanity/m={m}/{budget}",
                                                   partial(self._sanity, ctx, protocol, head, units))
         assert sanity is not None  # at least one unit ran
-        result = self._summarise(ctx, protocol, sel, targets, units, sanity)
-        result.metrics["passes"]["folded_batchnorms"] = folded
-        return result
+        return self._summarise(ctx, protocol, sel, targets, units, sanity)
 
     def _attack_model(self, ctx: ProbeContext, indices: Tensor) -> tuple[nn.Module, int]:
         """The model the attacks take gradients through and how many BatchNorm layers it folds:
@@ -181,13 +182,15 @@ class AdversarialSpectrumProbe(Probe):
         return torch.tensor([lookup[c] for c in start_classes.tolist()], dtype=torch.long)
 
     def _attack_batch(self, ctx: ProbeContext, protocol: Protocol, batch: Batch,
-                      attack_model: nn.Module) -> dict[str, Any]:
-        """Search one batch; keep per-image sizes/winners and the spectra, not the images."""
+                      attack_model: Callable[[], tuple[nn.Module, int]]) -> dict[str, Any]:
+        """Search one batch; keep per-image sizes/winners and the spectra, not the images.
+        ``attack_model()``: the model the attacks take gradients through, and its folded count."""
+        model, folded = attack_model()
         x, _ = ctx.load(batch.indices)
         x = channels_last_if_accepted(ctx.model, x)
         dev = ctx.device
         counting = CountingModel(ctx.model)  # verifies every candidate
-        attacking = counting if attack_model is ctx.model else CountingModel(attack_model)
+        attacking = counting if model is ctx.model else CountingModel(model)
         search = MinimalSearch(counting, protocol, self.settings.norm,
                                ctx.generator("adversarial", "search", batch.number), dev, attacking)
         targets = None if batch.targets is None else batch.targets.to(dev)
@@ -208,7 +211,7 @@ class AdversarialSpectrumProbe(Probe):
             "size": res.size.cpu().numpy(), "winner": res.winner.cpu().numpy(),
             "radial_sums": sums.cpu().numpy(), "power_sum": power_sum.cpu().numpy(),
             "offered": res.offered, "rejected": res.rejected, "aborted": res.aborted,
-            "forward": forward, "backward": backward,
+            "forward": forward, "backward": backward, "folded_batchnorms": folded,
         }
 
     def _sanity(self, ctx: ProbeContext, protocol: Protocol, head: Batch,
