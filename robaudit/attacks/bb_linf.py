@@ -123,17 +123,7 @@ def linf_distance_step(x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r: Tensor,
     (N, D) and (N,) bool: where the boundary is within the trust region at all (the smallest-L2
     point of the hyperplane in the box, the bracket's high end, lies in it; elsewhere the step is
     meaningless)."""
-    bound = lambda_bound(b, box[0] - x, box[1] - x)
-    lam = plane_lambda(b, c)
     r2 = r * r
-
-    rows_of = Rows(x0, x, b, c, r2, bound)
-
-    def excess(eps: Tensor, lam0: Tensor, rows: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
-        x0_, x_, b_, c_, r2_, bound_ = rows_of.take(rows)
-        lam_, step = hyperplane_step(b_, *eps_box(x0_, x_, eps, box), c_, lam0, 1e-4, bound_)
-        return torch.linalg.vecdot(step, step) - r2_, lam_, step
-
     far = (x - x0).abs().amax(1)
     reach = reach_radius(x0, x, b, c, box)
     eps_lo = torch.maximum(reach, far - r)
@@ -141,6 +131,16 @@ def linf_distance_step(x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r: Tensor,
     step_lo = corner(b, c - torch.linalg.vecdot(b, x0 - x), *eps_box(x0, x, eps_lo, box))
     g_lo = torch.linalg.vecdot(step_lo, step_lo) - r2
     inner = torch.nonzero(reach < far - r).flatten()
+    if len(inner) == 0 and bool((g_lo <= 0).all()):  # early in an attack: nothing more to solve
+        return step_lo, g_lo <= 0
+    lam = plane_lambda(b, c)
+    rows_of = Rows(x0, x, b, c, r2, lambda_bound(b, box[0] - x, box[1] - x))
+
+    def excess(eps: Tensor, lam0: Tensor, rows: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        x0_, x_, b_, c_, r2_, bound_ = rows_of.take(rows)
+        lam_, step = hyperplane_step(b_, *eps_box(x0_, x_, eps, box), c_, lam0, 1e-4, bound_)
+        return torch.linalg.vecdot(step, step) - r2_, lam_, step
+
     if len(inner):
         g_lo[inner], lam[inner], step_lo[inner] = excess(eps_lo[inner], lam[inner], inner)
     if bool((g_lo <= 0).all()):  # the trust region binds nowhere

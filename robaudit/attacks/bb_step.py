@@ -25,7 +25,9 @@ def trust_region_step(norm: str, x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r:
     delta = torch.empty_like(x)
     if norm == "linf":  # the L∞ solver tells where the boundary is beyond the trust region
         s = torch.nonzero(solvable).flatten()
-        if len(s):
+        if len(s) == len(x):  # the usual case: no gathered copies of the rows
+            delta, solvable = linf_distance_step(x0, x, b, c, r, box)
+        elif len(s):
             delta[s], solvable[s] = linf_distance_step(x0[s], x[s], b[s], c[s], r[s], box)
     else:
         u = torch.nonzero(solvable & (toward.norm(dim=1) >= r)).flatten()
@@ -33,7 +35,9 @@ def trust_region_step(norm: str, x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r:
             nearest = hyperplane_step(b[u], lo[u], hi[u], c[u], plane_lambda(b[u], c[u]), 1e-3)[1]
             solvable[u] = nearest.norm(dim=1) <= r[u]
         s = torch.nonzero(solvable).flatten()
-        if len(s):
+        if len(s) == len(x):
+            delta = l2_distance_step(x0, x, b, c, r, box)
+        elif len(s):
             delta[s] = l2_distance_step(x0[s], x[s], b[s], c[s], r[s], box)
     o = torch.nonzero(~solvable).flatten()
     if len(o):
