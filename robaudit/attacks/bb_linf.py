@@ -158,7 +158,8 @@ def linf_distance_step(x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r: Tensor,
         if bool(done.all()):
             break
         rows, out, state = drop_solved(done, rows, out, step_hi, (
-            eps_lo, g_lo, eps_hi, g_hi, lam_hi, step_hi, kept, g_feasible, last_width, r2, done, guess, lam_guess))
+            eps_lo, g_lo, eps_hi, g_hi, lam_hi, step_hi, kept, g_feasible, last_width, r2, done, guess, lam_guess),
+            share=0.0)  # an ε solve costs far more than the copies: drop every solved row
         eps_lo, g_lo, eps_hi, g_hi, lam_hi, step_hi, kept, g_feasible, last_width, r2, done, guess, lam_guess = state
         width = eps_hi - eps_lo
         eps = (eps_lo * g_hi - eps_hi * g_lo) / (g_hi - g_lo)

@@ -37,12 +37,14 @@ class Rows:
 
 
 def drop_solved(done: Tensor, rows: Tensor | None, out: Tensor, result: Tensor,
-                state: tuple[Tensor, ...]) -> tuple[Tensor | None, Tensor, tuple[Tensor, ...]]:
-    """Once at least half the working rows are ``done`` (n,) bool: store their ``result`` (n, ...)
-    in ``out`` (N, ...) and keep only the unsolved rows of ``state`` (each (n, ...)). ``rows``:
-    the working rows' indices into N (None: all). Returns (rows, out, state), as given when
-    fewer than half are done."""
-    if 2 * int(done.sum()) < len(done):
+                state: tuple[Tensor, ...], share: float = 0.5) -> tuple[Tensor | None, Tensor, tuple[Tensor, ...]]:
+    """Once at least ``share`` of the working rows are ``done`` (n,) bool (and at least one):
+    store their ``result`` (n, ...) in ``out`` (N, ...) and keep only the unsolved rows of
+    ``state`` (each (n, ...)). ``rows``: the working rows' indices into N (None: all). Returns
+    (rows, out, state), as given when fewer are done. The share weighs the copies a drop makes
+    against the work a solved row would still cost each iteration."""
+    solved = int(done.sum())
+    if solved == 0 or solved < share * len(done):
         return rows, out, state
     if rows is None:
         out = result.clone()
@@ -83,6 +85,18 @@ def split(lo: Tensor, hi: Tensor) -> Tensor:
     return torch.where(big > WIDE * small, geometric, (lo + hi) / 2).clamp(lo, hi)
 
 
+def _fallback(inside: Tensor, newton: Tensor, above: Tensor, below: Tensor, lo: Tensor, hi: Tensor,
+              ends: tuple[Tensor, Tensor], tried: tuple[Tensor, Tensor]) -> Tensor:
+    """The next point (n,) where Newton's step left the bracket [lo, hi]: :func:`split`, or the end
+    of the range (``ends`` = (floor, ceiling)) not yet ``tried`` towards which the bisection goes
+    (bisection only reaches it in the limit). Its ~25 operations are skipped while every Newton
+    step stays inside, which is most iterations (the per-operation cost dominates small rows)."""
+    step = torch.where(inside, newton, split(lo, hi))
+    (floor, ceiling), (tried_floor, tried_ceiling) = ends, tried
+    step = torch.where(above & (lo == floor) & ~inside & ~tried_floor, floor, step)
+    return torch.where(below & (hi == ceiling) & ~inside & ~tried_ceiling, ceiling, step)
+
+
 def monotone_root(fn: RowFn, target: Tensor, tol: Tensor, lo: Tensor, hi: Tensor, start: Tensor) -> Tensor:
     """Per row, v in [lo, hi] with |fn(v) − target| ≤ tol for a nondecreasing ``fn(v, rows)``
     returning (value (n,), slope (n,)) for the rows ``rows`` (None: all) at v (n,): Newton steps,
@@ -107,11 +121,8 @@ def monotone_root(fn: RowFn, target: Tensor, tol: Tensor, lo: Tensor, hi: Tensor
         lo = torch.where(value < target, v, lo)
         newton = v + (target - value) / slope.clamp_min(TINY)
         inside = (slope > 0) & (newton > lo) & (newton < hi)
-        step = torch.where(inside, newton, split(lo, hi))
-        # Bisection towards an untried end of the range only reaches it in the limit: try the end.
-        step = torch.where((value > target) & (lo == floor) & ~inside & ~tried_floor, floor, step)
-        step = torch.where((value < target) & (hi == ceiling) & ~inside & ~tried_ceiling, ceiling, step)
-        v = torch.where(done, v, step)
+        v = torch.where(done, v, newton if bool(inside.all()) else _fallback(
+            inside, newton, value > target, value < target, lo, hi, (floor, ceiling), (tried_floor, tried_ceiling)))
         rows, out, (v, lo, hi, floor, ceiling, target, tol, tried_floor, tried_ceiling) = drop_solved(
             done, rows, out, v, (v, lo, hi, floor, ceiling, target, tol, tried_floor, tried_ceiling))
     return gather_solved(rows, out, v)
