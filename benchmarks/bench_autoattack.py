@@ -100,7 +100,7 @@ def report(norm: str, found: dict[str, Any], timings: Timings) -> None:
             cpu, wall = timings.ratios(side, which)
             print(f"    robaudit {side:<17}: robust accuracy {np.mean(size > eps):.3f}; AutoAttack below "
                   f"robaudit's verified minimum on {below:.3f} of images; time whole curve / AutoAttack one ε: "
-                  f"CPU {cpu:.2f}, wall {wall:.2f}")
+                  f"CPU {cpu:.3f}, wall {wall:.3f}")
     seconds = ", ".join(f"{side} {timings.median(side):.1f}" for side in timings.samples)
     print(f"  wall seconds (median of {len(timings.samples['standard'])}): {seconds}", flush=True)
 
