@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from robaudit.attacks.roots import clamped_sum_root, monotone_root
+from robaudit.attacks.roots import clamped_sum_root, drop_solved, gather_solved, monotone_root
 
 
 def test_each_row_reaches_its_own_cube_root_whatever_the_others_take() -> None:
@@ -76,3 +76,16 @@ def test_a_root_near_zero_in_a_bracket_of_a_million_takes_a_few_evaluations() ->
     exact = torch.tensor([4e-6 / (1 + 1e-9), -7e-6 / (1 + 1e-9), 2e4, 1e-12 / (1 + 1e-9)], dtype=torch.float64)
     torch.testing.assert_close(root, exact, rtol=1e-4, atol=0)
     assert len(calls) <= 10  # halving v itself from the far start took 32
+
+
+def test_solved_rows_leave_once_their_share_is_reached_and_come_back_in_place() -> None:
+    result = torch.tensor([10.0, 11.0, 12.0, 13.0])
+    state = (torch.tensor([0.0, 1.0, 2.0, 3.0]),)
+    one_done = torch.tensor([False, True, False, False])
+    rows, out, kept = drop_solved(one_done, None, result, result, state)  # default: half the rows
+    assert rows is None and kept[0].tolist() == [0.0, 1.0, 2.0, 3.0]
+    rows, out, kept = drop_solved(one_done, None, result, result, state, share=0.0)
+    assert rows is not None and rows.tolist() == [0, 2, 3] and kept[0].tolist() == [0.0, 2.0, 3.0]
+    assert drop_solved(torch.zeros(4, dtype=torch.bool), None, result, result, state, share=0.0)[0] is None
+    # The working rows' later results land in their own places of the full result.
+    assert gather_solved(rows, out, torch.tensor([20.0, 22.0, 23.0])).tolist() == [20.0, 11.0, 22.0, 23.0]
