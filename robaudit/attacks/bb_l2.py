@@ -32,6 +32,19 @@ def _free_step(b: Tensor, dx: Tensor, free: Tensor, ck: Tensor, rk: Tensor) -> T
                        torch.where((cand.square().sum(1) > r2)[:, None], corrected, cand))
 
 
+def _at(t: Tensor, rows: Tensor | None) -> Tensor:
+    """The rows ``rows`` of t (None: t itself, not a gathered copy)."""
+    return t if rows is None else t[rows]
+
+
+def _put(t: Tensor, rows: Tensor | None, value: Tensor) -> Tensor:
+    """t with its rows ``rows`` set to value (None: value itself)."""
+    if rows is None:
+        return value
+    t[rows] = value
+    return t
+
+
 def l2_distance_step(x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r: Tensor,
                      box: tuple[float, float]) -> Tensor:
     """min ‖x0 − x − δ‖₂ s.t. bᵀδ = c, box, ‖δ‖₂ ≤ r: foolbox's ``L2Optimizer`` active-set
@@ -45,30 +58,24 @@ def l2_distance_step(x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r: Tensor,
     delta = torch.zeros_like(x)
     clamp_c, clamp_norm = torch.zeros(n, dtype=x.dtype, device=x.device), torch.zeros_like(r)
     ck, rk = c.clone(), r.clone()
-    rows = torch.arange(n, device=x.device)
+    rows: Tensor | None = None  # the rows still running; None: all of them
     for _ in range(20):
-        every = len(rows) == n  # whole tensors then, not gathered copies
-
-        def pick(t: Tensor) -> Tensor:
-            return t if every else t[rows]  # noqa: B023 (used within the round)
-
-        free, xr, br = ~pick(masked), pick(x), pick(b)
-        d = torch.where(free, _free_step(br, pick(dx), free, pick(ck), pick(rk)), pick(delta))
+        free, xr, br = ~_at(masked, rows), _at(x, rows), _at(b, rows)
+        d = torch.where(free, _free_step(br, _at(dx, rows), free, _at(ck, rows), _at(rk, rows)), _at(delta, rows))
         low = free & (xr + d <= box[0])
         high = free & ~low & (xr + d >= box[1])
         d = torch.where(low, box[0] - xr, torch.where(high, box[1] - xr, d))
         new = low | high
-        norm_r = pick(clamp_norm) + (d.square() * new).sum(1)
-        c_r = pick(clamp_c) + (br * d * new).sum(1)
+        norm_r = _at(clamp_norm, rows) + (d.square() * new).sum(1)
+        c_r = _at(clamp_c, rows) + (br * d * new).sum(1)
         masked_r = ~free | new
-        if every:
-            delta, clamp_norm, clamp_c, masked = d, norm_r, c_r, masked_r
-        else:
-            delta[rows], clamp_norm[rows], clamp_c[rows], masked[rows] = d, norm_r, c_r, masked_r
-        r2 = pick(r).square()
-        rk[rows] = torch.where(norm_r < r2, (r2 - norm_r).clamp_min(0).sqrt(), 0.0)
-        ck[rows] = pick(c) - c_r
-        rows = rows[new.any(1) & ~masked_r.all(1)]
+        delta, clamp_norm, clamp_c, masked = (_put(t, rows, v) for t, v in (
+            (delta, d), (clamp_norm, norm_r), (clamp_c, c_r), (masked, masked_r)))
+        r2 = _at(r, rows).square()
+        rk = _put(rk, rows, torch.where(norm_r < r2, (r2 - norm_r).clamp_min(0).sqrt(), 0.0))
+        ck = _put(ck, rows, _at(c, rows) - c_r)
+        running = new.any(1) & ~masked_r.all(1)
+        rows = torch.nonzero(running).flatten() if rows is None else rows[running]
         if len(rows) == 0:
             break
     return delta
