@@ -173,9 +173,12 @@ def test_attacks_run_the_presets_own_steps_and_steps_sets_every_attack() -> None
     assert (standard.steps_of("fmn"), standard.steps_of("brendel_bethge"), standard.steps_of("ddn")) == (100, 100, 200)
     fast = resolve_protocol("fast")
     assert (fast.steps_of("fmn"), fast.steps_of("brendel_bethge")) == (100, 20)
+    assert (fast.steps_of("fmn", targeted=False), fast.steps_of("brendel_bethge", targeted=False)) == (40, 20)
+    assert standard.steps_of("fmn", targeted=False) == 100  # no untargeted count of its own: fmn_steps
     assert resolve_protocol("paper").steps_of("brendel_bethge") == 1000  # no budget of its own: steps
     given = resolve_protocol("standard", steps=50)
     assert {given.steps_of(a) for a in ("fmn", "ddn", "brendel_bethge")} == {50} and given.overrides == ("steps",)
+    assert resolve_protocol("fast", steps=50).steps_of("fmn", targeted=False) == 50
     # FMN takes one input gradient per image and step (autograd counts them, not the search).
     x = torch.rand(4, 1, 3, 4)
     net = CountingModel(_linear())
@@ -183,6 +186,11 @@ def test_attacks_run_the_presets_own_steps_and_steps_sets_every_attack() -> None
     protocol = dataclasses.replace(standard, attacks=("fmn",), fmn_steps=7, restarts=1)
     MinimalSearch(net, protocol, "linf", torch.Generator().manual_seed(0), torch.device("cpu")).run(x, labels, None)
     assert net.counts()[1] == 4 * 7
+    # An untargeted search runs FMN's untargeted count where the protocol gives one.
+    net.backward_passes = 0
+    protocol = dataclasses.replace(protocol, untargeted_fmn_steps=3)
+    MinimalSearch(net, protocol, "linf", torch.Generator().manual_seed(0), torch.device("cpu")).run(x, labels, None)
+    assert net.counts()[1] == 4 * 3
     # Brendel–Bethge likewise: one input gradient per image and step from its verified start.
     pool = torch.rand(64, 1, 3, 4)
     pool_labels = net(pool).argmax(1)
@@ -200,6 +208,8 @@ def test_the_cards_protocol_line_names_each_attacks_own_step_count() -> None:
     standard = resolve_protocol("standard").to_json("linf")
     assert _own_steps(standard) == " (FMN 100, Brendel–Bethge 100)"
     assert _own_steps(resolve_protocol("fast").to_json("linf")) == " (Brendel–Bethge 20)"
+    untargeted = resolve_protocol("fast").to_json("linf") | {"targeted": False}
+    assert _own_steps(untargeted) == " (FMN 40, Brendel–Bethge 20)"
     assert _own_steps(resolve_protocol("paper").to_json("linf")) == ""  # none of its own
     del standard["bb_steps"]  # a report written before the field existed
     assert _own_steps(standard) == " (FMN 100)"

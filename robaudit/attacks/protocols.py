@@ -28,6 +28,9 @@ ATTACKS = tuple(ATTACK_NORMS)
 OWN_STEPS = {"fmn": "fmn_steps", "brendel_bethge": "bb_steps"}
 """Attacks a protocol may give their own iteration count, and the Protocol field holding it
 (None there: ``steps``)."""
+UNTARGETED_STEPS = {"fmn": "untargeted_fmn_steps"}
+"""Attacks a protocol may give another iteration count for untargeted searches, and the field
+holding it (None there: the attack's own count)."""
 
 
 @dataclass(frozen=True)
@@ -46,12 +49,16 @@ class Protocol:
     sanity_images: int = 16  # images of the first batch used by the sanity checks
     fmn_steps: int | None = None  # FMN's own iterations where fewer than ``steps`` suffice
     bb_steps: int | None = None  # Brendel–Bethge's own iterations, likewise
+    untargeted_fmn_steps: int | None = None  # FMN's iterations in untargeted searches, likewise
     overrides: tuple[str, ...] = field(default=())
 
-    def steps_of(self, attack: str) -> int:
-        """Iterations of the minimum-norm ``attack`` ('fmn', 'ddn', 'brendel_bethge')."""
-        own: int | None = getattr(self, OWN_STEPS[attack]) if attack in OWN_STEPS else None
-        return self.steps if own is None else own
+    def steps_of(self, attack: str, targeted: bool = True) -> int:
+        """Iterations of the minimum-norm ``attack`` ('fmn', 'ddn', 'brendel_bethge') in a
+        targeted or an untargeted search."""
+        fields = ([UNTARGETED_STEPS[attack]] if not targeted and attack in UNTARGETED_STEPS else [])
+        fields += [OWN_STEPS[attack]] if attack in OWN_STEPS else []
+        counts: list[int] = [v for v in (getattr(self, f) for f in fields) if v is not None]
+        return counts[0] if counts else self.steps
 
     def budget(self) -> str:
         """What a unit of images computes under this protocol, as text for cache keys: every
@@ -82,9 +89,11 @@ PROTOCOLS: dict[str, Protocol] = {
         attacks=("start", "fmn", "pgd_bisection", "brendel_bethge"), batch_size=64, sanity_images=8,
         # Brendel–Bethge's 20 steps refine FMN's point more than DDN (L2) or the bisection's
         # steps 3–5 did; PGD at ε = best / 2 and best · 1/4 or 3/4 catches FMN's bad basins.
-        # FMN keeps 100 steps: targeted (the probe's default) at 40–70 it ends far from the
+        # FMN keeps 100 steps targeted (the probe's default): at 40–70 it ends far from the
         # target class's boundary (90th percentile 1.3–1.6× the `standard` sizes against 1.05×).
-        bb_steps=20,
+        # Untargeted, the nearest wrong class's boundary is closer: 40 steps end where 100 do
+        # (docs/adversarial_spectrum.md).
+        bb_steps=20, untargeted_fmn_steps=40,
     ),
     "standard": Protocol(
         name="standard", n_images=500, steps=200, restarts=1, pgd_steps=20, bisection_steps=6,
@@ -135,5 +144,5 @@ def resolve_protocol(
             raise RobauditError(f"--{key.replace('_', '-')} must be at least 1, got {value}")
     overrides = tuple(sorted(given))
     if steps is not None:  # --steps sets every minimum-norm attack's iterations
-        given.update(dict.fromkeys(OWN_STEPS.values()))
+        given.update(dict.fromkeys([*OWN_STEPS.values(), *UNTARGETED_STEPS.values()]))
     return replace(PROTOCOLS[name], **given, overrides=overrides)

@@ -52,27 +52,41 @@ def check_gradients(model: nn.Module, x: Tensor, classes: Tensor) -> tuple[bool,
     return non_finite > 0 or zero > 0, {"non_finite_fraction": non_finite, "zero_fraction": zero}
 
 
-def _success(
+def _success_rates(
     model: nn.Module,
     attack: FixedEpsilonAttack,
     x: Tensor,
     labels: Tensor,
     targets: Tensor | None,
-    eps: float,
+    grid: list[float],
     norm: str,
     generator: torch.Generator,
-) -> float:
-    """Verified success rate of a fixed-ε attack on x (N, C, H, W)."""
+    max_rows: int,
+) -> list[float]:
+    """Verified success rate of a fixed-ε attack on x (N, C, H, W) at each ε of ``grid``.
+
+    Several ε run as one batch of stacked copies of x (one ε per row; the attack's rows are
+    independent), at most ``max_rows`` rows per batch: a small batch costs a pass nearly as
+    much as a full one."""
+    if len(x) == 0:
+        return [0.0] * len(grid)
     fmodel = fb.PyTorchModel(model, bounds=(0, 1), device=x.device)
-    crit = fb.criteria.Misclassification(labels) if targets is None else (
-        fb.criteria.TargetedMisclassification(targets)
-    )
-    eps_ = ep.astensor(torch.full((len(x), 1, 1, 1), eps, device=x.device))
-    with seeded(generator, x.device):
-        x_adv = attack.run(fmodel, x, crit, epsilon=eps_)  # type: ignore[arg-type]  # per-image ε
-    verdict = verify(model, x, x_adv.detach(), labels, targets, norm)
-    # A point beyond ε (numerical slack of the attack) does not count as a success at ε.
-    return float((verdict.ok & (verdict.size <= eps * (1 + 1e-4))).float().mean())
+    per_batch = max(1, max_rows // len(x))
+    rates: list[float] = []
+    for first in range(0, len(grid), per_batch):
+        group = grid[first : first + per_batch]
+        k = len(group)
+        eps = torch.tensor(group, device=x.device).repeat_interleave(len(x))  # (k·N,)
+        xs, ys = torch.cat([x] * k), labels.repeat(k)
+        ts = None if targets is None else targets.repeat(k)
+        crit = fb.criteria.Misclassification(ys) if ts is None else fb.criteria.TargetedMisclassification(ts)
+        with seeded(generator, x.device):
+            x_adv = attack.run(fmodel, xs, crit, epsilon=ep.astensor(eps.view(-1, 1, 1, 1)))  # type: ignore[arg-type]
+        verdict = verify(model, xs, x_adv.detach(), ys, ts, norm)
+        # A point beyond ε (numerical slack of the attack) does not count as a success at ε.
+        success = verdict.ok & (verdict.size <= eps.double() * (1 + 1e-4))
+        rates += success.view(k, len(x)).float().mean(dim=1).tolist()
+    return rates
 
 
 def check_eps_curves(
@@ -84,10 +98,12 @@ def check_eps_curves(
     median_size: float,
     pgd_steps: int,
     generator: torch.Generator,
+    max_rows: int,
 ) -> dict[str, Any]:
-    """PGD and single-step (FGSM/FGM) success on an ε grid around the median minimal size.
-    Returns the curves and two flags. (Fixed-ε PGD with few steps is weak at very large ε, so
-    the unbounded check uses the minimum-norm search's own success rate instead.)"""
+    """PGD and single-step (FGSM/FGM) success on an ε grid around the median minimal size,
+    in model batches of at most ``max_rows`` images. Returns the curves and two flags.
+    (Fixed-ε PGD with few steps is weak at very large ε, so the unbounded check uses the
+    minimum-norm search's own success rate instead.)"""
     if median_size > 0 and median_size < float("inf"):
         grid = [median_size * f for f in EPS_FACTORS]
     else:
@@ -96,9 +112,9 @@ def check_eps_curves(
     # Single-step = one PGD step of size ε from x, i.e. FGSM/FGM; foolbox's own FGM classes
     # refuse targeted criteria, so the per-image PGD with steps=1 stands in for them.
     fgm = single_step_attack(norm)
-    args = (x, labels, targets)
-    pgd_curve = [_success(model, pgd, *args, e, norm, generator) for e in grid]
-    fgm_curve = [_success(model, fgm, *args, e, norm, generator) for e in grid]
+    args = (x, labels, targets, grid, norm, generator, max_rows)
+    pgd_curve = _success_rates(model, pgd, *args)
+    fgm_curve = _success_rates(model, fgm, *args)
     tol = 1.0 / max(1, len(x))  # one image of slack: PGD is a heuristic at any single ε
     monotone = all(b >= a - tol - 1e-9 for a, b in zip(pgd_curve, pgd_curve[1:], strict=False))
     single = any(f > p + tol + 1e-9 for f, p in zip(fgm_curve, pgd_curve, strict=True))
@@ -120,15 +136,18 @@ def run_sanity(
     median_size: float,
     pgd_steps: int,
     generator: torch.Generator,
+    max_rows: int,
 ) -> dict[str, Any]:
-    """All per-batch checks on x (N, C, H, W) in [0, 1]; returns flags (bool) and details.
+    """All per-batch checks on x (N, C, H, W) in [0, 1], in model batches of at most
+    ``max_rows`` images; returns flags (bool) and details.
 
     ``unbounded_success_below_100`` is set by the caller from the whole search's success rate.
     """
     classes = labels if targets is None else targets
     stochastic, diff = check_determinism(model, x)
     bad_grad, grad_info = check_gradients(model, x, classes)
-    curves = check_eps_curves(model, x, labels, targets, norm, median_size, pgd_steps, generator)
+    curves = check_eps_curves(model, x, labels, targets, norm, median_size, pgd_steps, generator,
+                              max_rows)
     flags = {
         "success_not_monotone": curves.pop("success_not_monotone"),
         "single_step_beats_iterative": curves.pop("single_step_beats_iterative"),

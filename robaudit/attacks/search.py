@@ -173,7 +173,8 @@ class MinimalSearch:
         verified = torch.zeros(n, dtype=torch.bool, device=self.x.device)
         if len(idx) == 0:
             return verified
-        attack = min_norm_attack(name, self.norm, self.protocol.steps_of(name), self.x[0].numel())
+        steps = self.protocol.steps_of(name, targeted=self.targets is not None)
+        attack = min_norm_attack(name, self.norm, steps, self.x[0].numel())
         try:
             with seeded(self.generator, self.device):
                 x_adv = attack.run(self.fmodel, self.x[idx], self._criterion(idx), **kwargs)

@@ -220,6 +220,7 @@ class AdversarialSpectrumProbe(Probe):
         median of their verified sizes (from the attack units that cover them)."""
         m = len(head.indices)
         x, _ = ctx.load(head.indices)
+        x = channels_last_if_accepted(ctx.model, x)
         sizes = np.concatenate([np.asarray(u["size"], dtype=np.float64) for u in units])[:m]
         winners = np.concatenate([np.asarray(u["winner"]) for u in units])[:m]
         finite = sizes[reached(torch.from_numpy(sizes), torch.from_numpy(winners)).numpy()]
@@ -228,7 +229,7 @@ class AdversarialSpectrumProbe(Probe):
         dev = ctx.device
         targets = None if head.targets is None else head.targets.to(dev)
         out = run_sanity(counting, x, head.labels.to(dev), targets, self.settings.norm,
-                         median, protocol.pgd_steps, ctx.generator("adversarial", "sanity"))
+                         median, protocol.pgd_steps, ctx.generator("adversarial", "sanity"), ctx.batch_size)
         out["forward"], out["backward"] = counting.counts()
         return out
 

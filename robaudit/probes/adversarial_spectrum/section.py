@@ -64,6 +64,8 @@ class Protocol(Section):
     sanity_images: int = metric(unit="count", label="images of the sanity checks", ge=0)
     fmn_steps: int | None = metric(None, unit="count", label="FMN steps (null: steps)", ge=1)
     bb_steps: int | None = metric(None, unit="count", label="Brendel–Bethge steps (null: steps)", ge=1)
+    untargeted_fmn_steps: int | None = metric(None, unit="count", label="FMN steps untargeted (null: FMN steps)",
+                                              ge=1)
     overrides: list[str]
     norm: str
     targeted: bool
