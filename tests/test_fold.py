@@ -78,6 +78,32 @@ class _BatchNormAct(nn.BatchNorm2d):
         return torch.relu(super().forward(x))
 
 
+class _SharedConv(nn.Module):
+    """One convolution called twice, the first call read by a BatchNorm: its weights serve the
+    second call too, so the BatchNorm cannot move into them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.bn = nn.Conv2d(3, 3, 3, padding=1), nn.BatchNorm2d(3)
+        self.bn.running_mean = torch.full((3,), 0.3)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.conv(self.bn(self.conv(x))).flatten(1)
+
+
+def test_a_linear_layer_folds_and_a_shared_layer_does_not() -> None:
+    torch.manual_seed(0)
+    mlp = nn.Sequential(nn.Flatten(), nn.Linear(12, 5), nn.BatchNorm1d(5), nn.ReLU(), nn.Linear(5, 3)).eval()
+    mlp[2].running_var = torch.linspace(0.5, 2.0, 5)
+    x = torch.rand(6, 3, 2, 2)
+    folded, count = fold_batchnorm(mlp, x[:2])
+    assert count == 1 and isinstance(folded[2], nn.Identity) and isinstance(mlp[2], nn.BatchNorm1d)
+    with torch.no_grad():
+        torch.testing.assert_close(folded(x), mlp(x), rtol=1e-5, atol=1e-6)
+    shared = _SharedConv().eval()
+    assert fold_batchnorm(shared, x) == (shared, 0)
+
+
 def test_models_that_cannot_fold_are_attacked_as_they_are() -> None:
     x = torch.rand(2, 3, 8, 8)
     untraceable = _Branches().eval()

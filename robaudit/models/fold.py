@@ -22,10 +22,10 @@ LOGIT_TOLERANCE = 1e-3
 (folding changes only float rounding: ~1e-7 here); beyond it the model is used as it is."""
 
 _BATCHNORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
-_FOLDS_INTO: dict[type[nn.Module], type[nn.Module]] = {
-    nn.BatchNorm1d: (nn.Conv1d, nn.Linear),  # type: ignore[dict-item]
-    nn.BatchNorm2d: nn.Conv2d,
-    nn.BatchNorm3d: nn.Conv3d,
+_FOLDS_INTO: dict[type[nn.Module], tuple[type[nn.Module], ...]] = {
+    nn.BatchNorm1d: (nn.Conv1d, nn.Linear),
+    nn.BatchNorm2d: (nn.Conv2d,),
+    nn.BatchNorm3d: (nn.Conv3d,),
 }
 """The layers each BatchNorm type folds into (torch.fx.experimental.optimization.fuse's patterns)."""
 
