@@ -33,6 +33,13 @@ UNTARGETED_STEPS = {"fmn": "untargeted_fmn_steps"}
 holding it (None there: the attack's own count)."""
 
 
+def step_fields(attack: str, targeted: bool) -> list[str]:
+    """The Protocol fields that may set ``attack``'s iterations in a targeted or untargeted
+    search, first match first (none set: ``steps``)."""
+    untargeted = [UNTARGETED_STEPS[attack]] if not targeted and attack in UNTARGETED_STEPS else []
+    return untargeted + ([OWN_STEPS[attack]] if attack in OWN_STEPS else [])
+
+
 @dataclass(frozen=True)
 class Protocol:
     """An attack budget. Steps are iterations per attack run; a restart re-runs the search
@@ -55,9 +62,7 @@ class Protocol:
     def steps_of(self, attack: str, targeted: bool = True) -> int:
         """Iterations of the minimum-norm ``attack`` ('fmn', 'ddn', 'brendel_bethge') in a
         targeted or an untargeted search."""
-        fields = ([UNTARGETED_STEPS[attack]] if not targeted and attack in UNTARGETED_STEPS else [])
-        fields += [OWN_STEPS[attack]] if attack in OWN_STEPS else []
-        counts: list[int] = [v for v in (getattr(self, f) for f in fields) if v is not None]
+        counts = [getattr(self, f) for f in step_fields(attack, targeted) if getattr(self, f) is not None]
         return counts[0] if counts else self.steps
 
     def budget(self) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from robaudit import plotting
-from robaudit.attacks.protocols import OWN_STEPS, UNTARGETED_STEPS
+from robaudit.attacks.protocols import OWN_STEPS, step_fields
 from robaudit.formatting import fmt
 from robaudit.probes.base import ProbeResult
 
@@ -86,12 +86,10 @@ def _own_steps(p: dict[str, Any]) -> str:
     """' (FMN N, Brendel–Bethge M)' for attacks the protocol gives their own step count in this
     search (targeted or not), else ''. Reports written before a field existed lack it."""
     own = []
-    for attack, key in OWN_STEPS.items():
-        untargeted = UNTARGETED_STEPS.get(attack)
-        if untargeted is not None and p.get("targeted") is False and p.get(untargeted) is not None:
-            key = untargeted
-        if p.get(key) is not None and attack in p["attacks"]:
-            own.append(f"{OWN_STEPS_LABELS[attack]} {p[key]}")
+    for attack in OWN_STEPS:
+        counts = [p[f] for f in step_fields(attack, p.get("targeted") is not False) if p.get(f) is not None]
+        if counts and attack in p["attacks"]:
+            own.append(f"{OWN_STEPS_LABELS[attack]} {counts[0]}")
     return f" ({', '.join(own)})" if own else ""
 
 
