@@ -175,9 +175,12 @@ def test_attacks_run_the_presets_own_steps_and_steps_sets_every_attack() -> None
     assert (fast.steps_of("fmn"), fast.steps_of("brendel_bethge")) == (100, 20)
     assert (fast.steps_of("fmn", targeted=False), fast.steps_of("brendel_bethge", targeted=False)) == (40, 20)
     assert standard.steps_of("fmn", targeted=False) == 100  # no untargeted count of its own: fmn_steps
+    untargeted = [standard.steps_of(a, targeted=False) for a in ("ddn", "brendel_bethge")]
+    assert untargeted == [120, 80]  # untargeted counts of their own
     assert resolve_protocol("paper").steps_of("brendel_bethge") == 1000  # no budget of its own: steps
     given = resolve_protocol("standard", steps=50)
-    assert {given.steps_of(a) for a in ("fmn", "ddn", "brendel_bethge")} == {50} and given.overrides == ("steps",)
+    counts = {given.steps_of(a, targeted) for a in ("fmn", "ddn", "brendel_bethge") for targeted in (True, False)}
+    assert counts == {50} and given.overrides == ("steps",)
     assert resolve_protocol("fast", steps=50).steps_of("fmn", targeted=False) == 50
     # FMN takes one input gradient per image and step (autograd counts them, not the search).
     x = torch.rand(4, 1, 3, 4)
@@ -196,10 +199,16 @@ def test_attacks_run_the_presets_own_steps_and_steps_sets_every_attack() -> None
     pool_labels = net(pool).argmax(1)
     exemplars = torch.stack([pool[int(torch.nonzero(pool_labels != y)[0])] for y in labels])
     net.backward_passes = 0
-    protocol = dataclasses.replace(standard, attacks=("start", "brendel_bethge"), bb_steps=5, restarts=1)
+    protocol = dataclasses.replace(standard, attacks=("start", "brendel_bethge"), bb_steps=5, restarts=1,
+                                   untargeted_bb_steps=None)
     MinimalSearch(net, protocol, "linf", torch.Generator().manual_seed(0), torch.device("cpu")).run(
         x, labels, None, starts=(exemplars, torch.ones(4, dtype=torch.bool)))
     assert net.counts()[1] == 4 * 5
+    # DDN (L2) runs its untargeted count in an untargeted search.
+    net.backward_passes = 0
+    protocol = dataclasses.replace(standard, attacks=("ddn",), steps=9, untargeted_ddn_steps=6, restarts=1)
+    MinimalSearch(net, protocol, "l2", torch.Generator().manual_seed(0), torch.device("cpu")).run(x, labels, None)
+    assert net.counts()[1] == 4 * 6
 
 
 def test_the_cards_protocol_line_names_each_attacks_own_step_count() -> None:
@@ -210,6 +219,8 @@ def test_the_cards_protocol_line_names_each_attacks_own_step_count() -> None:
     assert _own_steps(resolve_protocol("fast").to_json("linf")) == " (Brendel–Bethge 20)"
     untargeted = resolve_protocol("fast").to_json("linf") | {"targeted": False}
     assert _own_steps(untargeted) == " (FMN 40, Brendel–Bethge 20)"
+    untargeted_l2 = resolve_protocol("standard").to_json("l2") | {"targeted": False}
+    assert _own_steps(untargeted_l2) == " (FMN 100, DDN 120, Brendel–Bethge 80)"
     assert _own_steps(resolve_protocol("paper").to_json("linf")) == ""  # none of its own
     del standard["bb_steps"]  # a report written before the field existed
     assert _own_steps(standard) == " (FMN 100)"

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from robaudit import plotting
-from robaudit.attacks.protocols import OWN_STEPS, step_fields
+from robaudit.attacks.protocols import STEPPED, step_fields
 from robaudit.formatting import fmt
 from robaudit.probes.base import ProbeResult
 
@@ -78,18 +78,18 @@ def _stats(stats: dict[str, Any] | None) -> str:
     return f"median {fmt(stats['median'], '.4g')}, mean {fmt(stats['mean'], '.4g')} ± {fmt(stats['std'], '.4g')}"
 
 
-OWN_STEPS_LABELS = {"fmn": "FMN", "brendel_bethge": "Brendel–Bethge"}
-"""Names on the card of the attacks a protocol may give their own step count (protocols.OWN_STEPS)."""
+STEPPED_LABELS = {"fmn": "FMN", "ddn": "DDN", "brendel_bethge": "Brendel–Bethge"}
+"""Names on the card of the attacks a protocol may give their own step count (protocols.STEPPED)."""
 
 
 def _own_steps(p: dict[str, Any]) -> str:
     """' (FMN N, Brendel–Bethge M)' for attacks the protocol gives their own step count in this
     search (targeted or not), else ''. Reports written before a field existed lack it."""
     own = []
-    for attack in OWN_STEPS:
+    for attack in STEPPED:
         counts = [p[f] for f in step_fields(attack, p.get("targeted") is not False) if p.get(f) is not None]
         if counts and attack in p["attacks"]:
-            own.append(f"{OWN_STEPS_LABELS[attack]} {counts[0]}")
+            own.append(f"{STEPPED_LABELS[attack]} {counts[0]}")
     return f" ({', '.join(own)})" if own else ""
 
 

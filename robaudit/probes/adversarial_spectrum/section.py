@@ -66,6 +66,9 @@ class Protocol(Section):
     bb_steps: int | None = metric(None, unit="count", label="Brendel–Bethge steps (null: steps)", ge=1)
     untargeted_fmn_steps: int | None = metric(None, unit="count", label="FMN steps untargeted (null: FMN steps)",
                                               ge=1)
+    untargeted_ddn_steps: int | None = metric(None, unit="count", label="DDN steps untargeted (null: steps)", ge=1)
+    untargeted_bb_steps: int | None = metric(None, unit="count",
+                                             label="Brendel–Bethge steps untargeted (null: Brendel–Bethge steps)", ge=1)
     overrides: list[str]
     norm: str
     targeted: bool
