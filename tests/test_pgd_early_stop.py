@@ -3,6 +3,7 @@ foolbox's own PGD (the reference) and the analytic path of L∞ PGD on a linear 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import eagerpy as ep
@@ -108,3 +109,35 @@ class _TwoClassLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         score = (x.flatten(1) - 0.5) @ self.w
         return torch.stack([torch.zeros_like(score), score], dim=1)
+
+
+@pytest.mark.parametrize("near_first", [True, False])
+def test_bisection_near_first_tries_once_below_a_minimal_start_and_bisects_below_a_poor_one(
+    near_first: bool,
+) -> None:
+    """Two-class linear model with images at L∞ distance a from the boundary (the analytic minimum,
+    a = −margin / ‖w‖₁). A start blended towards x + c·sign(w) is minimal; one towards x + c·sign(w)
+    on the w = 1 pixels only (half of ‖w‖₁) is 2a. L∞ PGD below a fails and gives up after
+    8 + GIVE_UP_WINDOW + 1 passes (test above): near first, a minimal start costs that one
+    attempt, the plain bisection six; below a poor start both bisect to within 2⁻⁴ of a."""
+    from robaudit.attacks.protocols import PROTOCOLS
+    from robaudit.attacks.search import MinimalSearch
+
+    w = torch.where(torch.arange(48) % 3 == 0, 1.0, -0.5)
+    a = torch.tensor([0.02, 0.03, 0.05, 0.04])
+    x = (0.5 - a.view(-1, 1) * w.sign()).view(-1, 3, 4, 4)
+    labels = torch.zeros(len(x), dtype=torch.long)
+    protocol = dataclasses.replace(PROTOCOLS["standard"], attacks=("start", "pgd_bisection"), restarts=1,
+                                   bisection_steps=6, pgd_near_first=near_first)
+    give_up = 8 + StopAtFirstAdversarial.GIVE_UP_WINDOW + 1
+    for direction, attempts in ((w.sign(), 1 if near_first else 6), (torch.where(w > 0, 1.0, 0.0), None)):
+        model = CountingModel(_TwoClassLinear(w))
+        exemplars = (x + 0.2 * direction.view(1, 3, 4, 4)).clamp(0, 1)
+        result = MinimalSearch(model, protocol, "linf", torch.Generator().manual_seed(0), torch.device("cpu")).run(
+            x, labels, None, starts=(exemplars, torch.ones(len(x), dtype=torch.bool)))
+        assert bool((result.size >= a.double() * (1 - 1e-5)).all())  # verified: never below the minimum
+        if attempts is not None:  # the blend's t within 2⁻¹⁰: the start is a + 0.2 · 2⁻¹⁰ at most
+            assert bool((result.size <= a.double() + 0.2 * 2**-10 + 1e-7).all())  # (63/64 of it < a)
+            assert model.backward_passes == len(x) * attempts * give_up
+        else:
+            assert bool((result.size <= a.double() * (1 + 2**-4)).all())

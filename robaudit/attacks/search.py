@@ -214,7 +214,10 @@ class MinimalSearch:
     def _pgd_bisection(self, random_start: bool) -> Tensor:
         """Bisect ε per image with PGD; returns this restart's smallest verified points (x where
         none). Brackets start at [0, best so far], or come from :meth:`_ladder` where no
-        candidate exists yet."""
+        candidate exists yet. With ``protocol.pgd_near_first`` the first attempt is at the top of
+        the bracket, (1 − 2⁻ᵇ) · hi for b bisection steps: where it fails, the bracket is as
+        narrow as b halvings would leave it and the image is done (PGD's success is close to
+        monotone in ε); where it succeeds, the other b − 1 halve [lo, found]."""
         p = self.protocol
         attack = pgd_attack(self.norm, p.pgd_steps, random_start)
         all_idx = torch.arange(len(self.x), device=self.x.device)
@@ -241,7 +244,15 @@ class MinimalSearch:
         hi = self.best_size.clone()
         self._ladder(attempt, lo, hi)
         active = all_idx[torch.isfinite(hi)]
-        for _ in range(p.bisection_steps):
+        halvings = p.bisection_steps
+        if p.pgd_near_first and halvings > 0 and len(active):
+            near = hi[active] * (1 - 2.0**-halvings)
+            size = attempt(active, near)
+            ok = torch.isfinite(size)
+            hi[active[ok]] = torch.minimum(near[ok], size[ok])
+            lo[active[~ok]] = near[~ok]
+            active, halvings = active[ok], halvings - 1
+        for _ in range(halvings):
             if len(active) == 0:
                 break
             mid = (lo[active] + hi[active]) / 2

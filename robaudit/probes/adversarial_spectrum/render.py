@@ -93,6 +93,11 @@ def _own_steps(p: dict[str, Any]) -> str:
     return f" ({', '.join(own)})" if own else ""
 
 
+def _near_first(p: dict[str, Any]) -> str:
+    """', the first just below the best size' where PGD tries there first, else ''."""
+    return ", the first just below the best size" if p.get("pgd_near_first") else ""
+
+
 def _f05(m: dict[str, Any], unit: str) -> str:
     f = m["f_05"][unit]
     if f["value"] is None:
@@ -131,7 +136,7 @@ def markdown(result: ProbeResult, plots: list[Path]) -> str:
     lines += [
         f"Protocol `{p['name']}` ({mode}, {m['norm']}): attacks {', '.join(p['attacks'])}; "
         f"{p['steps']} steps{_own_steps(p)}, {p['restarts']} restart(s), PGD bisection "
-        f"{p['bisection_steps']} × {p['pgd_steps']} steps{overrides}.",
+        f"{p['bisection_steps']} × {p['pgd_steps']} steps{_near_first(p)}{overrides}.",
         f"{m['n_attacked']} correctly classified images attacked ({m['n_skipped']} "
         f"misclassified skipped); success rate {m['success_rate']:.1%}.", "",
         "| metric | value |", "|---|---|",

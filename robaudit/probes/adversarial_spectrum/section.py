@@ -69,6 +69,7 @@ class Protocol(Section):
     untargeted_ddn_steps: int | None = metric(None, unit="count", label="DDN steps untargeted (null: steps)", ge=1)
     untargeted_bb_steps: int | None = metric(None, unit="count",
                                              label="Brendel–Bethge steps untargeted (null: Brendel–Bethge steps)", ge=1)
+    pgd_near_first: bool = False  # PGD's first attempt just below the best size, bisecting only where it succeeds
     overrides: list[str]
     norm: str
     targeted: bool
