@@ -13,6 +13,8 @@ import torch
 from torch import nn
 
 from robaudit.attacks.fb_attacks import L2PerImagePGD, LinfPerImagePGD, StopAtFirstAdversarial, pgd_attack
+from robaudit.attacks.protocols import PROTOCOLS
+from robaudit.attacks.search import MinimalSearch
 from robaudit.attacks.verify import CountingModel
 
 STEPS = 20
@@ -120,9 +122,6 @@ def test_bisection_near_first_tries_once_below_a_minimal_start_and_bisects_below
     on the w = 1 pixels only (half of ‖w‖₁) is 2a. L∞ PGD below a fails and gives up after
     8 + GIVE_UP_WINDOW + 1 passes (test above): near first, a minimal start costs that one
     attempt, the plain bisection six; below a poor start both bisect to within 2⁻⁴ of a."""
-    from robaudit.attacks.protocols import PROTOCOLS
-    from robaudit.attacks.search import MinimalSearch
-
     w = torch.where(torch.arange(48) % 3 == 0, 1.0, -0.5)
     a = torch.tensor([0.02, 0.03, 0.05, 0.04])
     x = (0.5 - a.view(-1, 1) * w.sign()).view(-1, 3, 4, 4)

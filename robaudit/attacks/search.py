@@ -223,10 +223,13 @@ class MinimalSearch:
         all_idx = torch.arange(len(self.x), device=self.x.device)
         found = self.x.clone()
         found_size = torch.full_like(self.best_size, float("inf"))
+        lo = torch.zeros_like(self.best_size)
+        hi = self.best_size.clone()
 
         def attempt(idx: Tensor, eps: Tensor) -> Tensor:
-            """PGD at ε (len(idx),) per image; returns the verified sizes (inf where PGD failed),
-            at most ε (PGD stops at its first adversarial iterate)."""
+            """PGD at ε (len(idx),) per image, narrowing each bracket: hi to the verified size
+            where PGD succeeded (at most ε: it stops at its first adversarial iterate), lo to ε
+            where it failed. Returns (len(idx),) bool: where it succeeded."""
             eps_ = ep.astensor(eps.float().view(-1, 1, 1, 1))
             with seeded(self.generator, self.device):
                 x_adv = attack.run(  # per-image ε: see fb_attacks.LinfPerImagePGD
@@ -238,34 +241,28 @@ class MinimalSearch:
             win = size < found_size[idx]
             found[idx[win]] = x_adv[win]
             found_size[idx[win]] = size[win]
-            return size
+            ok = torch.isfinite(size)
+            hi[idx[ok]] = torch.minimum(eps[ok], size[ok])
+            lo[idx[~ok]] = eps[~ok]
+            return ok
 
-        lo = torch.zeros_like(self.best_size)
-        hi = self.best_size.clone()
-        self._ladder(attempt, lo, hi)
+        self._ladder(attempt, hi)
         active = all_idx[torch.isfinite(hi)]
         halvings = p.bisection_steps
         if p.pgd_near_first and halvings > 0 and len(active):
-            near = hi[active] * (1 - 2.0**-halvings)
-            size = attempt(active, near)
-            ok = torch.isfinite(size)
-            hi[active[ok]] = torch.minimum(near[ok], size[ok])
-            lo[active[~ok]] = near[~ok]
-            active, halvings = active[ok], halvings - 1
+            active = active[attempt(active, hi[active] * (1 - 2.0**-halvings))]
+            halvings -= 1
         for _ in range(halvings):
             if len(active) == 0:
                 break
-            mid = (lo[active] + hi[active]) / 2
-            size = attempt(active, mid)
-            ok = torch.isfinite(size)
-            hi[active[ok]] = torch.minimum(mid[ok], size[ok])
-            lo[active[~ok]] = mid[~ok]
+            attempt(active, (lo[active] + hi[active]) / 2)
         self.offered["pgd_bisection"] += int(torch.isfinite(found_size).sum())
         return found
 
-    def _ladder(self, attempt: Callable[[Tensor, Tensor], Tensor], lo: Tensor, hi: Tensor) -> None:
-        """For images without a candidate (hi = inf): PGD at ε doubling from the batch's median
-        size (or a default) up to the box's worst size, bracketing [lo, hi] where one succeeds.
+    def _ladder(self, attempt: Callable[[Tensor, Tensor], Tensor], hi: Tensor) -> None:
+        """For images without a candidate (hi = inf): PGD ``attempt`` (which narrows the
+        brackets) at ε doubling from the batch's median size (or a default) up to the box's
+        worst size, until one succeeds.
         (Fixed-ε PGD with few steps fails more often at very large ε than at moderate ε.)"""
         all_idx = torch.arange(len(self.x), device=self.x.device)
         found = torch.isfinite(hi)
@@ -278,10 +275,7 @@ class MinimalSearch:
         eps = torch.full_like(hi, max(base, 1e-6))
         while len(active):
             eps[active] = torch.minimum(eps[active], worst[active])
-            size = attempt(active, eps[active])
-            ok = torch.isfinite(size)
-            hi[active[ok]] = torch.minimum(eps[active[ok]], size[ok])
-            lo[active[~ok]] = eps[active[~ok]]
+            ok = attempt(active, eps[active])
             at_worst = eps[active] >= worst[active]
             active = active[~ok & ~at_worst]
             eps[active] *= 2
