@@ -226,10 +226,10 @@ def test_the_cards_protocol_line_names_each_attacks_own_step_count() -> None:
     assert _own_steps(standard) == " (FMN 100)"
 
 
-def test_only_standard_tries_pgd_near_the_best_size_first_and_the_card_says_so() -> None:
+def test_standard_and_paper_try_pgd_near_the_best_size_first_and_the_card_says_so() -> None:
     from robaudit.probes.adversarial_spectrum.render import _near_first
 
-    assert [name for name, p in PROTOCOLS.items() if p.pgd_near_first] == ["standard"]
+    assert [name for name, p in PROTOCOLS.items() if p.pgd_near_first] == ["standard", "paper"]
     assert _near_first(resolve_protocol("standard").to_json("l2")) == ", the first just below the best size"
     assert _near_first(resolve_protocol("fast").to_json("l2")) == ""
     assert _near_first({"bisection_steps": 6}) == ""  # a report written before the field existed

@@ -128,6 +128,10 @@ PROTOCOLS: dict[str, Protocol] = {
     "paper": Protocol(
         name="paper", n_images=1000, steps=1000, restarts=5, pgd_steps=40, bisection_steps=10,
         attacks=("start", "fmn", "ddn", "pgd_bisection", "brendel_bethge"), batch_size=100,
+        # PGD near the best size first, as `standard`: on 32 images (targeted, embedded CNN) every
+        # size bitwise as with the plain bisection, with 18 % (L∞) and 16 % (L2) fewer model
+        # passes (docs/adversarial_spectrum.md).
+        pgd_near_first=True,
     ),
 }
 
