@@ -17,7 +17,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from robaudit.attacks import bb_linf
+from robaudit.attacks import bb_linf, bb_subproblem
 from robaudit.attacks.bb_step import trust_region_step
 from robaudit.attacks.bb_subproblem import boundary_step
 
@@ -113,3 +113,19 @@ def test_linf_step_matches_a_general_solver(seed: int, rows: Callable[[int], tup
             expected = boundary_step(b[i : i + 1], c[i : i + 1], r[i : i + 1], lo, hi)[0]
             assert torch.allclose(delta[i], expected, atol=1e-9)
     assert all(kinds[kind] >= count for kind, count in least.items()), kinds
+
+
+@pytest.mark.parametrize("rows", [_rows, _late_rows])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_keeping_solved_rows_gives_the_same_linf_steps(seed: int, rows: Callable[[int], tuple[Tensor, ...]],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The GPU's way (solved rows stay in the radius search, masked) and the CPU's (they leave the
+    work) give bitwise the same steps, on the GPU's exact λ solver."""
+    monkeypatch.setattr(bb_subproblem, "EXACT_ROOT_DEVICES", frozenset({"cpu"}))
+    x0, x, b, c, r = rows(seed)
+    r = r * 0.3  # more rows where the trust region binds: the radius search runs several iterations
+    monkeypatch.setattr(bb_subproblem, "KEEP_SOLVED_DEVICES", frozenset())
+    dropped = trust_region_step("linf", x0, x, b, c, r, BOX)
+    monkeypatch.setattr(bb_subproblem, "KEEP_SOLVED_DEVICES", frozenset({"cpu"}))
+    kept = trust_region_step("linf", x0, x, b, c, r, BOX)
+    assert torch.equal(kept, dropped)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from robaudit.attacks import bb_subproblem
 from robaudit.attacks.bb_subproblem import (
     corner,
     eps_box,
@@ -32,7 +33,11 @@ RADIUS_TOL = 1e-2
 r² (the radius is then far more precise than LINF_TOL: the squared norm changes steeply in ε)."""
 
 
-def _bracket(excess: Callable[[Tensor, Tensor, Tensor | None], tuple[Tensor, Tensor, Tensor]],
+Excess = Callable[[Tensor, Tensor, Tensor | None], tuple[Tensor, Tensor, Tensor]]
+"""g(ε), λ and the step at radii ε (n,) for the rows given (None: all), from a λ guess (n,)."""
+
+
+def _bracket(excess: Excess,
              far: Tensor, r: Tensor, eps_lo: Tensor, g_lo: Tensor, lam: Tensor, step_lo: Tensor,
              box: tuple[float, float], plane: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
     """A bracket [ε_lo, ε_hi] (N,) of the L∞ step's radius with g(ε_hi) ≤ 0, and g, λ, step at its
@@ -106,6 +111,56 @@ def _newton_guess(x0: Tensor, x: Tensor, b: Tensor, eps: Tensor, g: Tensor, lam:
     return guess, torch.where(torch.isfinite(lam_rate), lam + lam_rate * (guess - eps), lam)
 
 
+def _solve_radius(excess: Excess, rows_of: Rows, r2: Tensor, box: tuple[float, float],
+                  bracket: tuple[Tensor, ...]) -> Tensor:
+    """The step (N, D) at the radius where g(ε) enters [−RADIUS_TOL · r², 0], from the bracket
+    (ε_lo, g_lo, ε_hi, g_hi, λ_hi, step_hi) of :func:`_bracket`: Newton on ‖δ‖ where its step
+    stays inside the bracket, else Illinois regula falsi, bisecting where it crawls. ``rows_of``:
+    the problem's rows (x0, x, b, ...). Solved rows leave the work, except on
+    KEEP_SOLVED_DEVICES, where they stay with their state masked (the same steps)."""
+    eps_lo, g_lo, eps_hi, g_hi, lam_hi, step_hi = bracket
+    kept = torch.zeros_like(g_lo)  # +1: the low end was kept last time, −1: the high end
+    g_feasible = g_hi  # g at eps_hi before any Illinois halving
+    last_width = torch.full_like(g_lo, torch.inf)
+    guess, lam_guess = torch.full_like(g_lo, torch.nan), lam_hi  # Newton's next ε and its λ
+    out, rows = step_hi, None
+    keep_solved = g_lo.device.type in bb_subproblem.KEEP_SOLVED_DEVICES
+    for _ in range(ROOT_ITERS):
+        done = (g_lo <= 0) | (eps_hi - eps_lo <= LINF_TOL) | (g_feasible >= -RADIUS_TOL * r2)
+        if bool(done.all()):
+            break
+        if not keep_solved:  # an ε solve costs far more than the copies: drop every solved row
+            rows, out, state = drop_solved(done, rows, out, step_hi, (
+                eps_lo, g_lo, eps_hi, g_hi, lam_hi, step_hi, kept, g_feasible, last_width, r2, done, guess,
+                lam_guess), share=0.0)
+            (eps_lo, g_lo, eps_hi, g_hi, lam_hi, step_hi, kept, g_feasible, last_width, r2, done, guess,
+             lam_guess) = state
+        width = eps_hi - eps_lo
+        eps = (eps_lo * g_hi - eps_hi * g_lo) / (g_hi - g_lo)
+        # Bisect where the last step did not halve the bracket (regula falsi can crawl).
+        slow = ~torch.isfinite(eps) | (width > 0.5 * last_width)
+        eps = torch.where(slow, (eps_lo + eps_hi) / 2, eps).clamp(eps_lo, eps_hi)
+        # Newton's step from the last point, aimed inside the stopping window, wherever it lands
+        # inside the bracket (the bracket keeps the search safe where the slope misleads).
+        newton = (guess > eps_lo) & (guess < eps_hi)
+        eps = torch.where(newton, guess, eps)
+        last_width = width
+        g, lam_mid, step = excess(eps, torch.where(newton, lam_guess, lam_hi), rows)
+        x0_, x_, b_ = rows_of.take(rows)[:3]
+        guess, lam_guess = _newton_guess(x0_, x_, b_, eps, g, lam_mid, step, r2, box)
+        ok = (g <= 0) & ~done
+        bad = (g > 0) & ~done
+        # Illinois: halve the value of an end kept twice in a row, so both ends move.
+        g_lo = torch.where(ok & (kept > 0), g_lo / 2, g_lo)
+        g_hi = torch.where(bad & (kept < 0), g_hi / 2, g_hi)
+        eps_hi, g_hi, lam_hi = torch.where(ok, eps, eps_hi), torch.where(ok, g, g_hi), torch.where(ok, lam_mid, lam_hi)
+        g_feasible = torch.where(ok, g, g_feasible)
+        step_hi = torch.where(per_row(ok), step, step_hi)
+        eps_lo, g_lo = torch.where(bad, eps, eps_lo), torch.where(bad, g, g_lo)
+        kept = torch.where(ok, 1.0, torch.where(bad, -1.0, kept))
+    return gather_solved(rows, out, step_hi)
+
+
 def linf_distance_step(x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r: Tensor,
                        box: tuple[float, float]) -> tuple[Tensor, Tensor]:
     """min ‖x0 − x − δ‖∞ s.t. bᵀδ = c, box, ‖δ‖₂ ≤ r: the smallest L∞ radius ε where the
@@ -146,42 +201,5 @@ def linf_distance_step(x0: Tensor, x: Tensor, b: Tensor, c: Tensor, r: Tensor,
     if bool((g_lo <= 0).all()):  # the trust region binds nowhere
         return step_lo, g_lo <= 0
     plane = _plane_end(x0, x, b, c, r2, box)
-    eps_lo, g_lo, eps_hi, g_hi, lam_hi, step_hi = _bracket(excess, far, r, eps_lo, g_lo, lam, step_lo, box, plane)
-    reachable = g_hi <= 0
-    kept = torch.zeros_like(c)  # +1: the low end was kept last time, −1: the high end
-    g_feasible = g_hi  # g at eps_hi before any Illinois halving
-    last_width = torch.full_like(c, torch.inf)
-    guess, lam_guess = torch.full_like(c, torch.nan), lam_hi  # Newton's next ε and its λ
-    out, rows = step_hi, None
-    for _ in range(ROOT_ITERS):
-        done = (g_lo <= 0) | (eps_hi - eps_lo <= LINF_TOL) | (g_feasible >= -RADIUS_TOL * r2)
-        if bool(done.all()):
-            break
-        rows, out, state = drop_solved(done, rows, out, step_hi, (
-            eps_lo, g_lo, eps_hi, g_hi, lam_hi, step_hi, kept, g_feasible, last_width, r2, done, guess, lam_guess),
-            share=0.0)  # an ε solve costs far more than the copies: drop every solved row
-        eps_lo, g_lo, eps_hi, g_hi, lam_hi, step_hi, kept, g_feasible, last_width, r2, done, guess, lam_guess = state
-        width = eps_hi - eps_lo
-        eps = (eps_lo * g_hi - eps_hi * g_lo) / (g_hi - g_lo)
-        # Bisect where the last step did not halve the bracket (regula falsi can crawl).
-        slow = ~torch.isfinite(eps) | (width > 0.5 * last_width)
-        eps = torch.where(slow, (eps_lo + eps_hi) / 2, eps).clamp(eps_lo, eps_hi)
-        # Newton's step from the last point, aimed inside the stopping window, wherever it lands
-        # inside the bracket (the bracket keeps the search safe where the slope misleads).
-        newton = (guess > eps_lo) & (guess < eps_hi)
-        eps = torch.where(newton, guess, eps)
-        last_width = width
-        g, lam_mid, step = excess(eps, torch.where(newton, lam_guess, lam_hi), rows)
-        x0_, x_, b_ = rows_of.take(rows)[:3]
-        guess, lam_guess = _newton_guess(x0_, x_, b_, eps, g, lam_mid, step, r2, box)
-        ok = (g <= 0) & ~done
-        bad = (g > 0) & ~done
-        # Illinois: halve the value of an end kept twice in a row, so both ends move.
-        g_lo = torch.where(ok & (kept > 0), g_lo / 2, g_lo)
-        g_hi = torch.where(bad & (kept < 0), g_hi / 2, g_hi)
-        eps_hi, g_hi, lam_hi = torch.where(ok, eps, eps_hi), torch.where(ok, g, g_hi), torch.where(ok, lam_mid, lam_hi)
-        g_feasible = torch.where(ok, g, g_feasible)
-        step_hi = torch.where(per_row(ok), step, step_hi)
-        eps_lo, g_lo = torch.where(bad, eps, eps_lo), torch.where(bad, g, g_lo)
-        kept = torch.where(ok, 1.0, torch.where(bad, -1.0, kept))
-    return gather_solved(rows, out, step_hi), reachable
+    bracket = _bracket(excess, far, r, eps_lo, g_lo, lam, step_lo, box, plane)
+    return _solve_radius(excess, rows_of, r2, box, bracket), bracket[3] <= 0
