@@ -5,11 +5,15 @@ minimal search: the blend start, each minimum-norm attack (FMN, DDN, Brendel–B
 bisection and the sanity checks. Then times one model pass as the attacks make it (forward and
 gradient with respect to the input, at the attack's batch size) in float32, TF32 and bfloat16
 autocast, so ``passes × time per pass`` says how much of the attack is model arithmetic and how
-much is the attacks' own work (solver, bookkeeping, kernel launches). A diagnostic for one
-machine, not a ratio between two sides.
+much is the attacks' own work (solver, bookkeeping, kernel launches). ``--pass-units`` also times
+a pass at other unit sizes, per image: what larger attack units would save in model arithmetic
+on a GPU (one unit's pass count is fixed by the protocol, so its arithmetic floor is
+passes per image × images × seconds per image-pass). A diagnostic for one machine, not a ratio
+between two sides.
 
     python benchmarks/bench_attack_stages.py --model wide_resnet28_10 --data synthetic:32:4000 \
-        --set protocol=paper --set n_images=100 --set batch_size=100 --set steps=100 --device cuda
+        --set protocol=paper --set n_images=100 --set batch_size=100 --set steps=100 --device cuda \
+        --pass-units 100 250 500 1000
 """
 
 from __future__ import annotations
@@ -76,9 +80,25 @@ def pass_seconds(model: AuditedModel, batch: int, device: torch.device, mode: st
     return sorted(times)[len(times) // 2]
 
 
+def print_pass_units(model: AuditedModel, units: list[int], modes: tuple[str, ...], device: torch.device) -> None:
+    """Per unit size and precision, the wall time of one pass and its share per image."""
+    for unit in units:
+        for mode in modes:
+            try:
+                each = pass_seconds(model, unit, device, mode)
+            except torch.OutOfMemoryError:
+                print(f"  unit of {unit} images, {mode:<7}: out of memory", flush=True)
+                torch.cuda.empty_cache()
+                break
+            print(f"  unit of {unit:>5} images, {mode:<7}: {each * 1e3:8.2f} ms per pass, "
+                  f"{each / unit * 1e6:7.1f} µs per image-pass", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_probe_run_arguments(parser)
+    parser.add_argument("--pass-units", type=int, nargs="*", default=[],
+                        help="also time one pass at these unit sizes (images), per image")
     args = parser.parse_args()
     ctx, settings = probe_run_context(args)
     device, model = ctx.device, ctx.model
@@ -100,6 +120,7 @@ def main() -> None:
         each = pass_seconds(model, unit, device, mode)
         print(f"  one pass of {unit} images, {mode:<7}: {each * 1e3:8.2f} ms; × {passes:.0f} passes = "
               f"{each * passes:7.1f} s ({each * passes / total:6.1%} of the run)", flush=True)
+    print_pass_units(model, args.pass_units, modes, device)
 
 
 if __name__ == "__main__":

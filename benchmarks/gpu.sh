@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # The GPU benchmarks, on one CUDA device, offline (random weights, synthetic npz data):
 #   1. the adversarial `paper` protocol on a CIFAR-10 WideResNet-28-10 (RobustBench's architecture),
-#      in the protocol's batches of 100 images; with fewer images or restarts than the protocol's
-#      1000 × 5 it also prints the time projected to them (the work is linear in both);
+#      in units of ADV_BATCH images (default the protocol's 100); with fewer images or restarts than
+#      the protocol's 1000 × 5 it also prints the time projected to them (the work is linear in
+#      both); then (`stages`) where a 100-step run of it spends its time, and one model pass's
+#      time per image in units of 100 to 1000 images: the budget's 6,000 gradient passes per
+#      image (Brendel–Bethge 1000 × 5 restarts, FMN 1000) cost 1000 × 6,000 × that in model
+#      arithmetic alone, whatever the attacks' own overhead;
 #   2. the corruption probe (generation included) and the spectral probes (Fourier heat map,
 #      band-pass) at 224 px on a torchvision ResNet-50, each against plain inference of its images;
 #   3. the hybrid probe against plain inference (embedded CNN, CIFAR ResNet18);
@@ -26,13 +30,14 @@ if [[ "$DEVICE" == cuda ]]; then
 fi
 
 if [[ "${QUICK:-0}" == "1" ]]; then
-  : "${ADV_IMAGES:=20}" "${ADV_RESTARTS:=1}" "${SYNTH32:=1000}" "${SYNTH224:=64}" "${PROBE_IMAGES:=16}"
+  : "${ADV_IMAGES:=20}" "${ADV_RESTARTS:=1}" "${PASS_UNITS:=100 250}" "${SYNTH32:=1000}" "${SYNTH224:=64}" "${PROBE_IMAGES:=16}"
   : "${HEATMAP:=4}" "${BANDPASS:=32}" "${HYBRID_IMAGES:=200}" "${AA_IMAGES:=16}" "${REPEATS:=2}"
 else
-  : "${ADV_IMAGES:=100}" "${ADV_RESTARTS:=5}" "${SYNTH32:=4000}" "${SYNTH224:=256}" "${PROBE_IMAGES:=64}"
+  : "${ADV_IMAGES:=100}" "${ADV_RESTARTS:=5}" "${PASS_UNITS:=100 250 500 1000}" "${SYNTH32:=4000}" "${SYNTH224:=256}" "${PROBE_IMAGES:=64}"
   : "${HEATMAP:=16}" "${BANDPASS:=128}" "${HYBRID_IMAGES:=1000}" "${AA_IMAGES:=100}" "${REPEATS:=3}"
 fi
-: "${AA_NORMS:=linf l2}" "${STEP_TIMEOUT:=0}" "${STEPS:=paper corruptions spectral hybrid autoattack}"
+: "${ADV_BATCH:=100}" "${AA_NORMS:=linf l2}" "${STEP_TIMEOUT:=0}"
+: "${STEPS:=paper stages corruptions spectral hybrid autoattack}"
 if [[ -n "${GPU_LOG:-}" ]]; then  # a log kept across calls (STEPS split over several), written to the doc whole
   LOG=$GPU_LOG; touch "$LOG"
 else
@@ -57,7 +62,11 @@ step() { CURRENT=$1; [[ " $STEPS " == *" $1 "* ]]; }
 
 step paper && run benchmarks/bench_probe.py --probe adversarial_spectrum --model wide_resnet28_10 \
   --data "synthetic:32:$SYNTH32" --device "$DEVICE" --set protocol=paper --set "n_images=$ADV_IMAGES" \
-  --set "restarts=$ADV_RESTARTS" --set batch_size=100 --set targeted=true
+  --set "restarts=$ADV_RESTARTS" --set "batch_size=$ADV_BATCH" --batch-size "$ADV_BATCH" --set targeted=true
+# shellcheck disable=SC2086  # PASS_UNITS is a list of numbers
+step stages && run benchmarks/bench_attack_stages.py --model wide_resnet28_10 --data "synthetic:32:$SYNTH32" \
+  --device "$DEVICE" --set protocol=paper --set n_images=100 --set batch_size=100 --set steps=100 \
+  --set restarts=1 --set targeted=true --pass-units $PASS_UNITS
 step corruptions && run benchmarks/bench_corruptions.py --part probe --model resnet50 \
   --data "synthetic:224:$SYNTH224" --probe-images "$PROBE_IMAGES" --repeats "$REPEATS" --batch-size 128 \
   --device "$DEVICE"
