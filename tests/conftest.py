@@ -37,11 +37,13 @@ def robaudit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(params=["newton", "exact"])
 def lambda_solver(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Both λ solvers of the Brendel–Bethge subproblem on the CPU (the exact one is the GPU's)."""
+    """Both λ solvers of the Brendel–Bethge subproblem on the CPU ("exact": the GPU's code path,
+    exact λ roots and solved rows kept in the L∞ radius search)."""
     if request.param == "exact":
         from robaudit.attacks import bb_subproblem
 
         monkeypatch.setattr(bb_subproblem, "EXACT_ROOT_DEVICES", frozenset({"cpu", "cuda"}))
+        monkeypatch.setattr(bb_subproblem, "KEEP_SOLVED_DEVICES", frozenset({"cpu", "cuda"}))
     return str(request.param)
 
 
