@@ -87,9 +87,9 @@ def print_pass_units(model: AuditedModel, units: list[int], modes: tuple[str, ..
             try:
                 each = pass_seconds(model, unit, device, mode)
             except torch.OutOfMemoryError:
-                print(f"  unit of {unit} images, {mode:<7}: out of memory", flush=True)
+                print(f"  unit of {unit} images, {mode:<7}: out of memory; larger units skipped", flush=True)
                 torch.cuda.empty_cache()
-                break
+                return
             print(f"  unit of {unit:>5} images, {mode:<7}: {each * 1e3:8.2f} ms per pass, "
                   f"{each / unit * 1e6:7.1f} µs per image-pass", flush=True)
 
