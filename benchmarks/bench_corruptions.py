@@ -6,6 +6,9 @@
 2. Probe overhead (``--part probe``): the whole corruption probe (generation included) / plain
    inference of its images (the same images in the same chunks, classified once per cell,
    unmodified), on a CIFAR ResNet18 with random weights by default. Target: ≤ 1.2.
+3. Split (``--part split``, a diagnostic): per corruption, our generation's wall time per image
+   on ``--device`` in the probe's chunks, every severity, next to the model's inference per image
+   in batches of ``--batch-size``: which corruptions set the probe's overhead on that device.
 
 Both sides of each ratio are measured in this run, interleaved, median of per-pair ratios, CPU
 and wall (benchmarks/timing.py). Both generation sides use the ImageNet constants (the ones
@@ -13,7 +16,7 @@ imagecorruptions ships), so they do the same work; imagecorruptions 1.1.2's glas
 are patched here for scikit-image 0.26 / numpy 2.
 
     python benchmarks/bench_corruptions.py [--part generation probe] [--sizes 32 224] [--repeats 3]
-    python benchmarks/bench_corruptions.py --part probe --model resnet50 --data synthetic:224:64 --device cuda
+    python benchmarks/bench_corruptions.py --part probe split --model resnet50 --data synthetic:224:64 --device cuda
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 from common import bench_data, bench_model, classify_plain
-from timing import Timings, interleave
+from timing import Timings, interleave, measure
 
 from robaudit.corruptions import CORRUPTION_NAMES, apply_corruption
 from robaudit.embedded import photograph_crops
@@ -146,9 +149,38 @@ def probe_overhead(args: argparse.Namespace) -> None:
     print(timings.line("probe", "plain", TARGET, "corruption probe / plain inference of its images"), flush=True)
 
 
+def generation_split(args: argparse.Namespace) -> None:
+    """Per corruption, our generation's wall time per image on the device (the probe's chunks, every
+    severity; median of the rounds after one warm-up) and its multiple of the model's inference."""
+    device = torch.device(args.device)
+    data = bench_data(args.data)
+    model = bench_model(args.model, device, data)
+    ctx = ProbeContext(model=model, data=data, device=device, batch_size=args.batch_size)
+    _, h, w = data.info.image_size
+    x, _ = ctx.load(torch.arange(min(generation_chunk(h, w), len(data))))
+    batch = x.repeat((args.batch_size + len(x) - 1) // len(x), 1, 1, 1)[: args.batch_size]
+
+    def per_image(work: Any, images: int) -> float:
+        walls = [measure(work, device).wall for _ in range(args.repeats + 1)][1:]
+        return statistics.median(walls) / images
+
+    infer = per_image(lambda: ctx.predict_logits(batch), len(batch))
+    print(f"\ngeneration on {device}, {data.info.image_size}, chunks of {len(x)} images, severities "
+          f"{args.severities}; inference {infer * 1e3:.3f} ms per image ({args.model}, batch {len(batch)})")
+    total = 0.0
+    for name in args.corruptions:
+        gen = torch.Generator().manual_seed(0)
+        each = per_image(lambda: [apply_corruption(x, name, s, gen) for s in args.severities],  # noqa: B023
+                         len(x) * len(args.severities))
+        total += each
+        print(f"{name:20s} {each * 1e3:8.3f} ms per image  {each / infer:7.2f}× inference", flush=True)
+    mean = total / len(args.corruptions)
+    print(f"{'MEAN':20s} {mean * 1e3:8.3f} ms per image  {mean / infer:7.2f}× inference")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", nargs="+", choices=["generation", "probe"], default=["generation", "probe"])
+    parser.add_argument("--part", nargs="+", choices=["generation", "probe", "split"], default=["generation", "probe"])
     parser.add_argument("--sizes", type=int, nargs="+", default=[32, 224], help="generation: image sizes")
     parser.add_argument("--ref-images", type=int, default=6, help="generation: images per reference round")
     parser.add_argument("--batch", type=int, default=None,
@@ -172,6 +204,8 @@ def main() -> None:
         generation(args)
     if "probe" in args.part:
         probe_overhead(args)
+    if "split" in args.part:
+        generation_split(args)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@
 #      image (Brendel–Bethge 1000 × 5 restarts, FMN 1000) cost 1000 × 6,000 × that in model
 #      arithmetic alone, whatever the attacks' own overhead;
 #   2. the corruption probe (generation included) and the spectral probes (Fourier heat map,
-#      band-pass) at 224 px on a torchvision ResNet-50, each against plain inference of its images;
+#      band-pass) at 224 px on a torchvision ResNet-50, each against plain inference of its images,
+#      and each corruption's generation time per image against the model's inference;
 #   3. the hybrid probe against plain inference (embedded CNN, CIFAR ResNet18);
 #   4. robaudit's adversarial curve against AutoAttack standard at one ε.
 # Prints the figures and writes them into docs/benchmarks.md between the gpu-figures markers.
@@ -67,7 +68,7 @@ step paper && run benchmarks/bench_probe.py --probe adversarial_spectrum --model
 step stages && run benchmarks/bench_attack_stages.py --model wide_resnet28_10 --data "synthetic:32:$SYNTH32" \
   --device "$DEVICE" --set protocol=paper --set n_images=100 --set batch_size=100 --set steps=100 \
   --set restarts=1 --set targeted=true --pass-units $PASS_UNITS
-step corruptions && run benchmarks/bench_corruptions.py --part probe --model resnet50 \
+step corruptions && run benchmarks/bench_corruptions.py --part probe split --model resnet50 \
   --data "synthetic:224:$SYNTH224" --probe-images "$PROBE_IMAGES" --repeats "$REPEATS" --batch-size 128 \
   --device "$DEVICE"
 step spectral && run benchmarks/bench_spectral.py --model resnet50 --data "synthetic:224:$SYNTH224" \
