@@ -14,7 +14,8 @@
 #   4. robaudit's adversarial curve against AutoAttack standard at one ε.
 # Prints the figures and writes them into docs/benchmarks.md between the gpu-figures markers.
 #
-#   bash benchmarks/gpu.sh            # QUICK=1 for a short check (fewer images and repeats)
+#   bash benchmarks/gpu.sh            # QUICK=1 for a short check (fewer images and repeats);
+#                                     # LEASE=1: sizes that fit one 15-minute device lease
 #
 # Every size below can be set from the environment (ADV_IMAGES=1000 ADV_RESTARTS=5 for the whole
 # paper protocol); STEPS="paper spectral" runs only those steps; STEP_TIMEOUT=SECONDS (or
@@ -30,7 +31,11 @@ if [[ "$DEVICE" == cuda ]]; then
   "$PYTHON" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'gpu.sh needs a CUDA device')" || exit 1
 fi
 
-if [[ "${QUICK:-0}" == "1" ]]; then
+if [[ "${LEASE:-0}" == "1" ]]; then  # one 15-minute device lease: the 2026-11-30 step times add up to ~7 min
+  : "${ADV_IMAGES:=100}" "${ADV_RESTARTS:=1}" "${PASS_UNITS:=100 250 500 1000}" "${SYNTH32:=4000}" "${SYNTH224:=256}"
+  : "${PROBE_IMAGES:=64}" "${HEATMAP:=4}" "${BANDPASS:=128}" "${HYBRID_IMAGES:=1000}" "${AA_IMAGES:=48}" "${REPEATS:=2}"
+  : "${STEP_TIMEOUT:=150}"
+elif [[ "${QUICK:-0}" == "1" ]]; then
   : "${ADV_IMAGES:=20}" "${ADV_RESTARTS:=1}" "${PASS_UNITS:=100 250}" "${SYNTH32:=1000}" "${SYNTH224:=64}" "${PROBE_IMAGES:=16}"
   : "${HEATMAP:=4}" "${BANDPASS:=32}" "${HYBRID_IMAGES:=200}" "${AA_IMAGES:=16}" "${REPEATS:=2}"
 else
