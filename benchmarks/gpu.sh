@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The GPU benchmarks, on one CUDA device, offline (random weights, synthetic npz data):
+# The GPU benchmarks, on one CUDA device, offline (random weights, synthetic npz data), after
+# the tests marked gpu (`tests`: the CUDA code paths against the CPU and analytic results):
 #   1. the adversarial `paper` protocol on a CIFAR-10 WideResNet-28-10 (RobustBench's architecture),
 #      in units of ADV_BATCH images (default the protocol's 100); with fewer images or restarts than
 #      the protocol's 1000 × 5 it also prints the time projected to them (the work is linear in
@@ -31,7 +32,7 @@ if [[ "$DEVICE" == cuda ]]; then
   "$PYTHON" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'gpu.sh needs a CUDA device')" || exit 1
 fi
 
-if [[ "${LEASE:-0}" == "1" ]]; then  # one 15-minute device lease: ~7 min from the 2026-11-30 step times, ≤ 12 min
+if [[ "${LEASE:-0}" == "1" ]]; then  # one 15-minute device lease: ~7 min from the 2026-11-30 step times, ≤ 14 min
   : "${ADV_IMAGES:=100}" "${ADV_RESTARTS:=1}" "${PASS_UNITS:=100 250 500 1000}" "${SYNTH32:=4000}" "${SYNTH224:=256}"
   : "${PROBE_IMAGES:=64}" "${HEATMAP:=4}" "${BANDPASS:=128}" "${HYBRID_IMAGES:=1000}" "${AA_IMAGES:=48}" "${REPEATS:=2}"
   : "${TIMEOUT_paper:=200}" "${TIMEOUT_autoattack:=150}" "${STEP_TIMEOUT:=90}"
@@ -43,7 +44,7 @@ else
   : "${HEATMAP:=16}" "${BANDPASS:=128}" "${HYBRID_IMAGES:=1000}" "${AA_IMAGES:=100}" "${REPEATS:=3}"
 fi
 : "${ADV_BATCH:=100}" "${AA_NORMS:=linf l2}" "${STEP_TIMEOUT:=0}"
-: "${STEPS:=paper stages corruptions spectral hybrid autoattack}"
+: "${STEPS:=tests paper stages corruptions spectral hybrid autoattack}"
 if [[ -n "${GPU_LOG:-}" ]]; then  # a log kept across calls (STEPS split over several), written to the doc whole
   LOG=$GPU_LOG; touch "$LOG"
 else
@@ -66,6 +67,7 @@ run() {  # print and log a command and its output (library warnings left out); a
 CURRENT=""
 step() { CURRENT=$1; [[ " $STEPS " == *" $1 "* ]]; }
 
+step tests && run -m pytest -q -m gpu -p no:cacheprovider -p no:warnings tests  # the CUDA code paths against the CPU and analytic results
 step paper && run benchmarks/bench_probe.py --probe adversarial_spectrum --model wide_resnet28_10 \
   --data "synthetic:32:$SYNTH32" --device "$DEVICE" --set protocol=paper --set "n_images=$ADV_IMAGES" \
   --set "restarts=$ADV_RESTARTS" --set "batch_size=$ADV_BATCH" --batch-size "$ADV_BATCH" --set targeted=true
