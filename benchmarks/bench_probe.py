@@ -45,14 +45,16 @@ def main() -> None:
 
 def print_projection(protocol: Protocol, metrics: dict[str, object], wall: float) -> None:
     """With fewer images or restarts than the preset's, the time projected to the preset's (the
-    attack's work is linear in both: units of images, restarts one after another)."""
+    attack's work is linear in images, units one after another; from fewer restarts an upper
+    bound, as only restart 0 runs FMN and DDN from the clean image)."""
     preset = PROTOCOLS[protocol.name]
     attacked = metrics.get("n_attacked", protocol.n_images)
     n = attacked if isinstance(attacked, int) and attacked > 0 else protocol.n_images
     if (n, protocol.restarts) != (preset.n_images, preset.restarts):
         minutes = wall * preset.n_images / n * preset.restarts / protocol.restarts / 60
+        bound = " at most" if protocol.restarts < preset.restarts else ""
         print(f"  projected to the {preset.name} protocol's {preset.n_images} images × {preset.restarts} restarts "
-              f"(from {n} × {protocol.restarts}): {minutes:.1f} min wall", flush=True)
+              f"(from {n} × {protocol.restarts}):{bound} {minutes:.1f} min wall", flush=True)
 
 
 if __name__ == "__main__":
