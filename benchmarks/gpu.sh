@@ -3,8 +3,8 @@
 # the tests marked gpu (`tests`: the CUDA code paths against the CPU and analytic results):
 #   1. the adversarial `paper` protocol on a CIFAR-10 WideResNet-28-10 (RobustBench's architecture),
 #      in units of ADV_BATCH images (default the protocol's 100); with fewer images or restarts than
-#      the protocol's 1000 × 5 it also prints the time projected to them (the work is linear in
-#      both); then (`stages`) where a 100-step run of it spends its time, and one model pass's
+#      the protocol's 1000 × 5 it also prints the time projected to them (linear in images; from
+#      fewer restarts an upper bound, as only restart 0 runs FMN); then (`stages`) where a 100-step run of it spends its time, and one model pass's
 #      time per image in units of 100 to 1000 images: the budget's 6,000 gradient passes per
 #      image (Brendel–Bethge 1000 × 5 restarts, FMN 1000) cost 1000 × 6,000 × that in model
 #      arithmetic alone, whatever the attacks' own overhead;
