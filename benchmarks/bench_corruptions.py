@@ -132,12 +132,18 @@ def classify_gathered(ctx: ProbeContext, idx: torch.Tensor, chunk: int) -> int:
     return correct
 
 
-def probe_overhead(args: argparse.Namespace) -> None:
-    """The whole corruption probe (generation included) / plain inference of its images."""
+def probe_context(args: argparse.Namespace) -> ProbeContext:
+    """The model and data of ``args`` on its device, in model batches of ``--batch-size``."""
     device = torch.device(args.device)
     data = bench_data(args.data)
-    model = bench_model(args.model, device, data)
-    ctx = ProbeContext(model=model, data=data, device=device, batch_size=args.batch_size)
+    return ProbeContext(model=bench_model(args.model, device, data), data=data, device=device,
+                        batch_size=args.batch_size)
+
+
+def probe_overhead(args: argparse.Namespace) -> None:
+    """The whole corruption probe (generation included) / plain inference of its images."""
+    ctx = probe_context(args)
+    device, data = ctx.device, ctx.data
     settings = CorruptionSettings(n_images=args.probe_images, corruptions=args.corruptions,
                                   severities=args.severities)
     probe = CorruptionProbe(settings)
@@ -152,10 +158,8 @@ def probe_overhead(args: argparse.Namespace) -> None:
 def generation_split(args: argparse.Namespace) -> None:
     """Per corruption, our generation's wall time per image on the device (the probe's chunks, every
     severity; median of the rounds after one warm-up) and its multiple of the model's inference."""
-    device = torch.device(args.device)
-    data = bench_data(args.data)
-    model = bench_model(args.model, device, data)
-    ctx = ProbeContext(model=model, data=data, device=device, batch_size=args.batch_size)
+    ctx = probe_context(args)
+    device, data = ctx.device, ctx.data
     _, h, w = data.info.image_size
     x, _ = ctx.load(torch.arange(min(generation_chunk(h, w), len(data))))
     batch = x.repeat((args.batch_size + len(x) - 1) // len(x), 1, 1, 1)[: args.batch_size]
