@@ -17,9 +17,9 @@ from torch import nn
 
 from robaudit import spectral
 from robaudit.attacks.protocols import PROTOCOLS, check_norm, resolve_protocol
-from robaudit.attacks.search import MinimalSearch, seeded, worst_size
+from robaudit.attacks.search import MinimalSearch, seeded
 from robaudit.attacks.summary import bootstrap_f05, half_crossings, size_stats
-from robaudit.attacks.verify import CountingModel, distances, verify
+from robaudit.attacks.verify import GROWTHS, CountingModel, Verdict, distances, offer_grown, verify, worst_size
 from robaudit.errors import RobauditError
 
 
@@ -86,6 +86,37 @@ def test_verify_rejects_each_kind_of_bad_candidate() -> None:
     assert torch.isinf(v.size[1:]).all()
     untargeted = verify(net, x, cands, labels, None, "l2")
     assert untargeted.ok.tolist() == [True, False, False, False]
+
+
+def test_a_rejected_boundary_point_is_offered_again_grown_until_it_verifies() -> None:
+    """Class 1 wins where the pixel sum exceeds 1.2002: a step d of sum 0.4 from x (sum 0.8) ends
+    0.05 % short of that boundary, so growths 1e-5 and 1e-4 fail and 1e-3 verifies (analytic)."""
+    net = nn.Linear(4, 2)
+    with torch.no_grad():
+        net.weight.copy_(torch.tensor([[0.0] * 4, [1.0] * 4]))
+        net.bias.copy_(torch.tensor([0.0, -1.2002]))
+    model = nn.Sequential(nn.Flatten(), net).eval()
+    x = torch.full((4, 1, 2, 2), 0.2)
+    labels = torch.zeros(4, dtype=torch.long)
+    x_adv = x + 0.1
+    x_adv[1] = x[1]  # not moved: the attack found nothing
+    x_adv[2, 0, 0, 0] = 1.5  # outside the box
+    x_adv[3] = x[3] + 0.01  # far from the boundary: no growth of at most 1 % reaches it
+    calls: list[list[int]] = []
+    accepted: list[float] = []
+
+    def offer(rows: torch.Tensor, cands: torch.Tensor) -> Verdict:
+        calls.append(rows.tolist())
+        verdict = verify(model, x[rows], cands, labels[rows], None, "linf")
+        accepted.extend(verdict.size[verdict.ok].tolist())
+        return verdict
+
+    verdict = verify(model, x, x_adv, labels, None, "linf")
+    assert not bool(verdict.ok.any())
+    fixed = offer_grown(offer, x, x_adv, verdict)
+    assert fixed.tolist() == [True, False, False, False]
+    assert calls == [[0, 3]] * len(GROWTHS[:3]) + [[3]] * len(GROWTHS[3:])
+    assert accepted == pytest.approx([0.1 * (1 + GROWTHS[2])], rel=1e-5)
 
 
 def test_counting_model_counts_forward_and_backward_per_image() -> None:
@@ -165,7 +196,7 @@ def test_each_attack_declares_its_norms_and_ddn_never_runs_under_linf() -> None:
     for (attack, norm) in MIN_NORM_ATTACKS:
         assert norm in ATTACK_NORMS[attack]
     with pytest.raises(ValueError, match="ddn"):
-        min_norm_attack("ddn", "linf", 10, 12)
+        min_norm_attack("ddn", "linf", 10, 12, 4)
 
 
 def test_attacks_run_the_presets_own_steps_and_steps_sets_every_attack() -> None:

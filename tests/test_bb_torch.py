@@ -182,3 +182,57 @@ def test_a_search_with_brendel_bethge_compiles_nothing() -> None:
 
     out = subprocess.run([sys.executable, "-c", NO_COMPILE_SCRIPT], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "0"
+
+
+@pytest.mark.parametrize("norm", ["linf", "l2"])
+def test_given_region_rows_a_rows_steps_do_not_depend_on_the_other_rows(norm: str) -> None:
+    net = _mlp()
+    torch.manual_seed(7)
+    x = torch.rand(6, 3, 8, 8) * 0.6 + 0.2
+    labels = net(x).argmax(1)
+    start = _starts(net, x, labels)
+    lr = 1e-4  # a trust region small enough to bind in these steps (the default's rarely does here)
+    whole = _bb(TorchBrendelBethge(norm, steps=40, lr=lr), net, x, labels, start)
+    part = _bb(TorchBrendelBethge(norm, steps=40, lr=lr, region_rows=6), net, x[2:5], labels[2:5], start[2:5])
+    assert torch.equal(whole[2:5], part)
+    # foolbox's default scales the trust region by the rows attacked: three rows take other steps
+    alone = _bb(TorchBrendelBethge(norm, steps=40, lr=lr), net, x[2:5], labels[2:5], start[2:5])
+    assert not torch.equal(alone, part)
+
+
+@pytest.mark.parametrize("norm", ["linf", "l2"])
+def test_restarts_rerun_brendel_bethge_only_from_new_points_and_find_what_a_rerun_finds(
+    norm: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Brendel–Bethge draws no random numbers, so a restart that would start it where it started
+    before skips that image; the truth is the search that reruns it on every image."""
+    net = _mlp()
+    torch.manual_seed(8)
+    x = torch.rand(6, 3, 8, 8) * 0.6 + 0.2
+    labels = net(x).argmax(1)
+    targets = (labels + 1) % 5
+    protocol = resolve_protocol("paper", steps=30, restarts=4)
+    rows: list[int] = []
+    run = TorchBrendelBethge.run
+
+    def counted(self: TorchBrendelBethge, model: fb.Model, inputs: Tensor, *args: object, **kwargs: object) -> Tensor:
+        rows.append(len(inputs))
+        return cast(Tensor, run(self, model, inputs, *args, **kwargs))
+
+    monkeypatch.setattr(TorchBrendelBethge, "run", counted)
+
+    def search() -> MinimalSearch:
+        s = MinimalSearch(net, protocol, norm, torch.Generator().manual_seed(0), torch.device("cpu"))
+        s.run(x, labels, targets)
+        return s
+
+    skipping = search()
+    skipped_rows = list(rows)
+    rows.clear()
+    monkeypatch.setattr(MinimalSearch, "_brendel_bethge",
+                        lambda self: self._min_norm("brendel_bethge", start=self.best_adv))
+    rerunning = search()
+    assert rows == [6] * 4 and skipped_rows[0] == 6
+    assert sum(skipped_rows) < sum(rows) and len(skipped_rows) > 1  # later restarts ran on some rows
+    assert torch.equal(skipping.best_size, rerunning.best_size)
+    assert torch.equal(skipping.best_adv, rerunning.best_adv)

@@ -32,17 +32,26 @@ def _norms(d: Tensor, norm: str) -> Tensor:
 class TorchBrendelBethge(MinimizationAttack):
     """Batched Brendel–Bethge for ``norm`` 'linf' or 'l2' with foolbox's defaults; ``run`` takes
     what foolbox's takes (a foolbox PyTorch model, inputs (N, C, H, W), a (Targeted)
-    Misclassification criterion, ``starting_points`` (N, C, H, W), required)."""
+    Misclassification criterion, ``starting_points`` (N, C, H, W), required).
+
+    ``region_rows``: the image count that scales the trust region (foolbox's: the rows attacked,
+    the default). Given, each row's steps are the same whichever other rows run with it.
+    """
+
+    uses_rng = False
+    """It draws no random numbers: from the same start it takes the same steps."""
 
     def __init__(self, norm: str, steps: int = 1000, lr: float = 1e-3, lr_decay: float = 0.5,
                  lr_num_decay: int = 20, momentum: float = 0.8, overshoot: float = 1.1,
-                 binary_search_steps: int = 10, dtype: torch.dtype = torch.float32) -> None:
+                 binary_search_steps: int = 10, dtype: torch.dtype = torch.float32,
+                 region_rows: int | None = None) -> None:
         if norm not in ("linf", "l2"):
             raise ValueError(f"norm must be 'linf' or 'l2', got {norm!r}")
         self.norm = norm
         self.steps, self.lr, self.lr_decay, self.lr_num_decay = steps, lr, lr_decay, lr_num_decay
         self.momentum, self.overshoot, self.binary_search_steps = momentum, overshoot, binary_search_steps
         self.dtype = dtype  # of the subproblem solver; float64 (foolbox's) runs 2–10× slower on CPUs
+        self.region_rows = region_rows
 
     @property
     def distance(self) -> fb.distances.Distance:
@@ -113,7 +122,8 @@ class TorchBrendelBethge(MinimizationAttack):
         interval = max(1, int(self.steps / self.lr_num_decay))
         # foolbox scales the trust region by the number of values in the whole batch (N·D·range).
         low, high = (float(v) for v in self._model.bounds)
-        rate_normalization = x.numel() * (high - low)
+        rows = n if self.region_rows is None else self.region_rows
+        rate_normalization = rows * x[0].numel() * (high - low)
         boundary = torch.zeros_like(flat0)
         for step in range(1, self.steps + 1):
             diff, gradient = self._logit_diff(x, grad=True)

@@ -132,25 +132,28 @@ def linf_fmn_stepsize(dims: int) -> float:
     return 0.3 * math.sqrt(dims / 3072)
 
 
-MIN_NORM_ATTACKS: dict[tuple[str, str], Callable[[int, int], MinimizationAttack]] = {
-    ("fmn", "linf"): lambda steps, dims: fb.attacks.LInfFMNAttack(steps=steps, max_stepsize=linf_fmn_stepsize(dims)),
-    ("fmn", "l2"): lambda steps, dims: FixedL2FMN(steps=steps),
-    ("ddn", "l2"): lambda steps, dims: fb.attacks.DDNAttack(steps=steps),
+MIN_NORM_ATTACKS: dict[tuple[str, str], Callable[[int, int, int], MinimizationAttack]] = {
+    ("fmn", "linf"): lambda steps, dims, unit: fb.attacks.LInfFMNAttack(
+        steps=steps, max_stepsize=linf_fmn_stepsize(dims)),
+    ("fmn", "l2"): lambda steps, dims, unit: FixedL2FMN(steps=steps),
+    ("ddn", "l2"): lambda steps, dims, unit: fb.attacks.DDNAttack(steps=steps),
     # foolbox's algorithm, batched in torch: foolbox's numba solver compiles ~24 s per process.
-    ("brendel_bethge", "linf"): lambda steps, dims: TorchBrendelBethge("linf", steps=steps),
-    ("brendel_bethge", "l2"): lambda steps, dims: TorchBrendelBethge("l2", steps=steps),
+    ("brendel_bethge", "linf"): lambda steps, dims, unit: TorchBrendelBethge("linf", steps=steps, region_rows=unit),
+    ("brendel_bethge", "l2"): lambda steps, dims, unit: TorchBrendelBethge("l2", steps=steps, region_rows=unit),
 }
 """The minimum-norm attack (foolbox's interface) of each (attack, norm) the search supports, built
-from (steps, dims = C·H·W of the inputs); the norms agree with ``protocols.ATTACK_NORMS``."""
+from (steps, dims = C·H·W of the inputs, unit = images in the search's unit); the norms agree with
+``protocols.ATTACK_NORMS``."""
 
 
-def min_norm_attack(name: str, norm: str, steps: int, dims: int) -> MinimizationAttack:
-    """A foolbox minimum-norm attack by name and norm (see :data:`MIN_NORM_ATTACKS`)."""
+def min_norm_attack(name: str, norm: str, steps: int, dims: int, unit: int) -> MinimizationAttack:
+    """A foolbox minimum-norm attack by name and norm (see :data:`MIN_NORM_ATTACKS`) for images
+    of ``dims`` values searched in units of ``unit`` images."""
     try:
         factory = MIN_NORM_ATTACKS[(name, norm)]
     except KeyError:
         raise ValueError(f"no minimum-norm attack {name!r} for norm {norm!r}") from None
-    return factory(steps, dims)
+    return factory(steps, dims, unit)
 
 
 def pgd_attack(norm: str, steps: int, random_start: bool) -> FixedEpsilonAttack:

@@ -5,9 +5,9 @@ to an image the model assigns to the target class (``start``; where the data hol
 of an unbounded gradient walk that reaches it), so an unbounded search succeeds on every image
 where the class can be reached at all. Candidates then come from foolbox's minimum-norm attacks
 (FMN; DDN for L2), the batched torch Brendel–Bethge started from the best verified point
-(:mod:`robaudit.attacks.bb_torch`), and PGD with a per-image bisection over ε, with restarts.
-Every candidate is verified independently (:mod:`robaudit.attacks.verify`) and, per image,
-the smallest verified one is kept.
+(:mod:`robaudit.attacks.bb_torch`; a restart reruns it only where that point changed), and PGD
+with a per-image bisection over ε, with restarts. Every candidate is verified independently
+(:mod:`robaudit.attacks.verify`) and, per image, the smallest verified one is kept.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from robaudit.attacks.fb_attacks import min_norm_attack, pgd_attack
 from robaudit.attacks.protocols import ATTACKS, Protocol
 from robaudit.attacks.starts import reach_criterion
-from robaudit.attacks.verify import Verdict, verify
+from robaudit.attacks.verify import Verdict, offer_grown, verify, worst_size
 
 BLEND_STEPS = 10
 """Bisection steps of the starting blend (t to within 2⁻¹⁰)."""
@@ -56,13 +56,6 @@ def seeded(generator: torch.Generator, device: torch.device) -> Iterator[None]:
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield
-
-
-def worst_size(x: Tensor, norm: str) -> Tensor:
-    """The largest perturbation the [0, 1] box allows per image (N,) float64 (no image is
-    farther than this from any point of the box)."""
-    far = torch.maximum(x, 1 - x).flatten(1).double()
-    return far.amax(dim=1) if norm == "linf" else far.pow(2).sum(dim=1).sqrt()
 
 
 class MinimalSearch:
@@ -113,7 +106,7 @@ class MinimalSearch:
                 if p.uses("fmn", self.norm):
                     self._min_norm("fmn", start=found, only=fmn_missed)
             if p.uses("brendel_bethge", self.norm):
-                self._min_norm("brendel_bethge", start=self.best_adv)
+                self._brendel_bethge()
         return SearchResult(
             self.best_adv, self.best_size, self.winner, self.offered, self.rejected, self.aborted
         )
@@ -129,6 +122,7 @@ class MinimalSearch:
         self.offered = dict.fromkeys(ATTACKS, 0)
         self.rejected = dict.fromkeys(ATTACKS, 0)
         self.aborted = dict.fromkeys(ATTACKS, 0)
+        self.bb_started: Tensor | None = None  # (N, C, H, W): where Brendel–Bethge last started
 
     def _criterion(self, idx: Tensor) -> fb.criteria.Criterion:
         if self.targets is None:
@@ -174,17 +168,34 @@ class MinimalSearch:
         if len(idx) == 0:
             return verified
         steps = self.protocol.steps_of(name, targeted=self.targets is not None)
-        attack = min_norm_attack(name, self.norm, steps, self.x[0].numel())
+        attack = min_norm_attack(name, self.norm, steps, self.x[0].numel(), n)
+        # An attack that draws no random numbers takes no seed, so the seeds of those that do
+        # do not depend on whether it ran (it skips images whose start it has seen).
+        rng = seeded(self.generator, self.device) if getattr(attack, "uses_rng", True) else contextlib.nullcontext()
         try:
-            with seeded(self.generator, self.device):
+            with rng:
                 x_adv = attack.run(self.fmodel, self.x[idx], self._criterion(idx), **kwargs)
         except AssertionError:
             # foolbox asserts its starting points are adversarial; a stochastic model can
             # disagree with our verification on a second look. Skip the attack, but say so.
             self.aborted[name] += 1
             return verified
-        verified[idx] = self.offer(name, idx, x_adv.detach()).ok
+        x_adv = x_adv.detach()
+        verdict = self.offer(name, idx, x_adv)
+        grown = offer_grown(lambda rows, cand: self.offer(name, idx[rows], cand, count=False),
+                            self.x[idx], x_adv, verdict)
+        verified[idx] = verdict.ok | grown
         return verified
+
+    def _brendel_bethge(self) -> None:
+        """Brendel–Bethge from each image's best point, where that point is new. The attack draws
+        no random numbers and scales its trust region by the unit's image count, so from the
+        point it last started at it would retrace its steps to the candidate it offered then."""
+        new = torch.ones(len(self.x), dtype=torch.bool, device=self.x.device)
+        if self.bb_started is not None:
+            new = (self.best_adv != self.bb_started).flatten(1).any(dim=1)
+        self.bb_started = self.best_adv.clone()
+        self._min_norm("brendel_bethge", start=self.best_adv, only=new)
 
     def _blend_start(self, exemplars: Tensor, has: Tensor) -> None:
         """Bisect t ∈ (0, 1] so that x + t (e − x) meets the criterion (t = 1 does: e is of the
