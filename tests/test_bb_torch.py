@@ -54,6 +54,16 @@ def _starts(net: nn.Module, x: Tensor, labels: Tensor) -> Tensor:
     return start
 
 
+def _mlp_problem(seed: int, n: int) -> tuple[nn.Module, Tensor, Tensor, Tensor]:
+    """The MLP, n images (n, 3, 8, 8) seeded by ``seed`` away from the box's faces, their labels
+    and adversarial starting points."""
+    net = _mlp()
+    torch.manual_seed(seed)
+    x = torch.rand(n, 3, 8, 8) * 0.6 + 0.2
+    labels = net(x).argmax(1)
+    return net, x, labels, _starts(net, x, labels)
+
+
 def _bb(attack: fb.attacks.base.MinimizationAttack, net: nn.Module, x: Tensor, labels: Tensor,
         start: Tensor) -> Tensor:
     fmodel = fb.PyTorchModel(net, bounds=(0, 1), device=x.device)
@@ -63,11 +73,7 @@ def _bb(attack: fb.attacks.base.MinimizationAttack, net: nn.Module, x: Tensor, l
 
 @pytest.mark.parametrize("norm", ["linf", "l2"])
 def test_matches_foolbox_from_the_same_starts(norm: str, lambda_solver: str) -> None:
-    net = _mlp()
-    torch.manual_seed(2)
-    x = torch.rand(4, 3, 8, 8) * 0.6 + 0.2
-    labels = net(x).argmax(1)
-    start = _starts(net, x, labels)
+    net, x, labels, start = _mlp_problem(seed=2, n=4)
     reference_cls = fb.attacks.LinfinityBrendelBethgeAttack if norm == "linf" else fb.attacks.L2BrendelBethgeAttack
     ours = _bb(TorchBrendelBethge(norm, steps=100), net, x, labels, start)
     reference = _bb(reference_cls(steps=100), net, x, labels, start)  # numba compiles here (~24 s)
@@ -97,11 +103,7 @@ def test_linear_model_reaches_the_analytic_minimum(norm: str, lambda_solver: str
 
 
 def test_deterministic_and_on_the_inputs_device() -> None:
-    net = _mlp()
-    torch.manual_seed(4)
-    x = torch.rand(3, 3, 8, 8) * 0.6 + 0.2
-    labels = net(x).argmax(1)
-    start = _starts(net, x, labels)
+    net, x, labels, start = _mlp_problem(seed=4, n=3)
     first = _bb(TorchBrendelBethge("linf", steps=30), net, x, labels, start)
     second = _bb(TorchBrendelBethge("linf", steps=30), net, x, labels, start)
     assert torch.equal(first, second)
@@ -109,11 +111,7 @@ def test_deterministic_and_on_the_inputs_device() -> None:
 
 
 def test_non_adversarial_start_is_left_alone() -> None:
-    net = _mlp()
-    torch.manual_seed(5)
-    x = torch.rand(2, 3, 8, 8) * 0.6 + 0.2
-    labels = net(x).argmax(1)
-    start = _starts(net, x, labels)
+    net, x, labels, start = _mlp_problem(seed=5, n=2)
     start[1] = x[1]  # not adversarial: foolbox would assert; this image is returned unchanged
     out = _bb(TorchBrendelBethge("l2", steps=20), net, x, labels, start)
     assert torch.equal(out[1], x[1]) and bool(criterion_met(net(out[:1]), labels[:1], None).all())
@@ -186,11 +184,7 @@ def test_a_search_with_brendel_bethge_compiles_nothing() -> None:
 
 @pytest.mark.parametrize("norm", ["linf", "l2"])
 def test_given_region_rows_a_rows_steps_do_not_depend_on_the_other_rows(norm: str) -> None:
-    net = _mlp()
-    torch.manual_seed(7)
-    x = torch.rand(6, 3, 8, 8) * 0.6 + 0.2
-    labels = net(x).argmax(1)
-    start = _starts(net, x, labels)
+    net, x, labels, start = _mlp_problem(seed=7, n=6)
     lr = 1e-4  # a trust region small enough to bind in these steps (the default's rarely does here)
     whole = _bb(TorchBrendelBethge(norm, steps=40, lr=lr), net, x, labels, start)
     part = _bb(TorchBrendelBethge(norm, steps=40, lr=lr, region_rows=6), net, x[2:5], labels[2:5], start[2:5])

@@ -15,7 +15,7 @@ import torch
 from robaudit.attacks.bb_torch import TorchBrendelBethge
 from robaudit.attacks.verify import distances
 from tests.test_adversarial_probe import linear_context, run, truth
-from tests.test_bb_torch import _bb, _mlp, _starts
+from tests.test_bb_torch import _bb, _mlp_problem
 
 pytestmark = pytest.mark.gpu
 
@@ -36,11 +36,7 @@ def test_standard_search_on_cuda_reaches_the_analytic_minimum(norm: str) -> None
 
 @pytest.mark.parametrize("norm", ["linf", "l2"])
 def test_brendel_bethge_on_cuda_matches_the_cpu(norm: str) -> None:
-    net = _mlp()
-    torch.manual_seed(2)
-    x = torch.rand(4, 3, 8, 8) * 0.6 + 0.2
-    labels = net(x).argmax(1)
-    start = _starts(net, x, labels)
+    net, x, labels, start = _mlp_problem(seed=2, n=4)
     on_cpu = _bb(TorchBrendelBethge(norm, steps=100), net, x, labels, start)
     cuda = net.to("cuda")
     on_cuda = _bb(TorchBrendelBethge(norm, steps=100), cuda, x.cuda(), labels.cuda(), start.cuda())
