@@ -46,7 +46,8 @@ def main() -> None:
 def print_projection(protocol: Protocol, metrics: dict[str, object], wall: float) -> None:
     """With fewer images or restarts than the preset's, the time projected to the preset's (the
     attack's work is linear in images, units one after another; from fewer restarts an upper
-    bound, as only restart 0 runs FMN and DDN from the clean image)."""
+    bound, as only restart 0 runs FMN and DDN from the clean image and later restarts rerun
+    Brendel–Bethge only on images whose point changed)."""
     preset = PROTOCOLS[protocol.name]
     attacked = metrics.get("n_attacked", protocol.n_images)
     n = attacked if isinstance(attacked, int) and attacked > 0 else protocol.n_images

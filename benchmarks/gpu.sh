@@ -4,9 +4,11 @@
 #   1. the adversarial `paper` protocol on a CIFAR-10 WideResNet-28-10 (RobustBench's architecture),
 #      in units of ADV_BATCH images (default the protocol's 100); with fewer images or restarts than
 #      the protocol's 1000 × 5 it also prints the time projected to them (linear in images; from
-#      fewer restarts an upper bound, as only restart 0 runs FMN); then (`stages`) where a 100-step run of it spends its time, and one model pass's
-#      time per image in units of 100 to 1000 images: the budget's 6,000 gradient passes per
-#      image (Brendel–Bethge 1000 × 5 restarts, FMN 1000) cost 1000 × 6,000 × that in model
+#      fewer restarts an upper bound, as only restart 0 runs FMN and later restarts rerun
+#      Brendel–Bethge only where an image's point changed); then (`stages`) where a 100-step run
+#      of it spends its time, and one model pass's time per image in units of 100 to 1000 images:
+#      the budget's at most 6,000 gradient passes per image (Brendel–Bethge 1000 × 5 restarts,
+#      FMN 1000; about 3,500 on the embedded CNN) cost 1000 × that many × that time in model
 #      arithmetic alone, whatever the attacks' own overhead;
 #   2. the corruption probe (generation included) and the spectral probes (Fourier heat map,
 #      band-pass) at 224 px on a torchvision ResNet-50, each against plain inference of its images,
