@@ -8,6 +8,7 @@ of the data reaches but a gradient walk does.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import cast
 
 import eagerpy as ep
@@ -230,3 +231,26 @@ def test_restarts_rerun_brendel_bethge_only_from_new_points_and_find_what_a_reru
     assert sum(skipped_rows) < sum(rows) and len(skipped_rows) > 1  # later restarts ran on some rows
     assert torch.equal(skipping.best_size, rerunning.best_size)
     assert torch.equal(skipping.best_adv, rerunning.best_adv)
+
+
+@pytest.mark.parametrize("norm", ["linf", "l2"])
+def test_an_images_result_does_not_depend_on_the_unit_it_is_searched_in(norm: str) -> None:
+    """The protocol's ``region_images``, not the unit's image count, scales Brendel–Bethge's trust
+    region: six images searched as one unit and as units of four and two get the same points
+    (FMN, then Brendel–Bethge from FMN's points; neither draws random numbers)."""
+    net, x, labels, _ = _mlp_problem(seed=14, n=6)
+
+    def search(region: int, units: list[slice]) -> Tensor:
+        protocol = dataclasses.replace(resolve_protocol("fast", steps=40), attacks=("fmn", "brendel_bethge"),
+                                       region_images=region)
+        sizes = []
+        for unit in units:
+            s = MinimalSearch(net, protocol, norm, torch.Generator().manual_seed(0), torch.device("cpu"))
+            sizes.append(s.run(x[unit], labels[unit], None).size)
+        return torch.cat(sizes)
+
+    whole = search(1, [slice(0, 6)])
+    assert bool(torch.isfinite(whole).all())
+    assert torch.equal(search(1, [slice(0, 4), slice(4, 6)]), whole)
+    # The scale matters here: a search that scaled it by the unit's images would differ above.
+    assert not torch.equal(search(6, [slice(0, 6)]), whole)

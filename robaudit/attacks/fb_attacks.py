@@ -133,27 +133,28 @@ def linf_fmn_stepsize(dims: int) -> float:
 
 
 MIN_NORM_ATTACKS: dict[tuple[str, str], Callable[[int, int, int], MinimizationAttack]] = {
-    ("fmn", "linf"): lambda steps, dims, unit: fb.attacks.LInfFMNAttack(
+    ("fmn", "linf"): lambda steps, dims, region: fb.attacks.LInfFMNAttack(
         steps=steps, max_stepsize=linf_fmn_stepsize(dims)),
-    ("fmn", "l2"): lambda steps, dims, unit: FixedL2FMN(steps=steps),
-    ("ddn", "l2"): lambda steps, dims, unit: fb.attacks.DDNAttack(steps=steps),
+    ("fmn", "l2"): lambda steps, dims, region: FixedL2FMN(steps=steps),
+    ("ddn", "l2"): lambda steps, dims, region: fb.attacks.DDNAttack(steps=steps),
     # foolbox's algorithm, batched in torch: foolbox's numba solver compiles ~24 s per process.
-    ("brendel_bethge", "linf"): lambda steps, dims, unit: TorchBrendelBethge("linf", steps=steps, region_rows=unit),
-    ("brendel_bethge", "l2"): lambda steps, dims, unit: TorchBrendelBethge("l2", steps=steps, region_rows=unit),
+    ("brendel_bethge", "linf"): lambda steps, dims, region: TorchBrendelBethge("linf", steps=steps, region_rows=region),
+    ("brendel_bethge", "l2"): lambda steps, dims, region: TorchBrendelBethge("l2", steps=steps, region_rows=region),
 }
 """The minimum-norm attack (foolbox's interface) of each (attack, norm) the search supports, built
-from (steps, dims = C·H·W of the inputs, unit = images in the search's unit); the norms agree with
+from (steps, dims = C·H·W of the inputs, region = the images that scale a trust region: the
+protocol's ``region_images``); the norms agree with
 ``protocols.ATTACK_NORMS``."""
 
 
-def min_norm_attack(name: str, norm: str, steps: int, dims: int, unit: int) -> MinimizationAttack:
+def min_norm_attack(name: str, norm: str, steps: int, dims: int, region: int) -> MinimizationAttack:
     """A foolbox minimum-norm attack by name and norm (see :data:`MIN_NORM_ATTACKS`) for images
-    of ``dims`` values searched in units of ``unit`` images."""
+    of ``dims`` values, its trust region (where it has one) scaled as for ``region`` images."""
     try:
         factory = MIN_NORM_ATTACKS[(name, norm)]
     except KeyError:
         raise ValueError(f"no minimum-norm attack {name!r} for norm {norm!r}") from None
-    return factory(steps, dims, unit)
+    return factory(steps, dims, region)
 
 
 def pgd_attack(norm: str, steps: int, random_start: bool) -> FixedEpsilonAttack:

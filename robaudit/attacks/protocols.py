@@ -63,6 +63,10 @@ class Protocol:
     untargeted_ddn_steps: int | None = None  # DDN's, likewise
     untargeted_bb_steps: int | None = None  # Brendel–Bethge's, likewise
     pgd_near_first: bool = False  # PGD first tries ε just below the best size; bisects only where that succeeds
+    # Images that scale Brendel–Bethge's trust region (foolbox scales it by the batch it attacks):
+    # fixed per preset, so that neither the unit an image lands in (a partial last unit, a
+    # GPU's larger units, --batch-size) nor the device changes that image's steps.
+    region_images: int = 64
     overrides: tuple[str, ...] = field(default=())
 
     def steps_of(self, attack: str, targeted: bool = True) -> int:
@@ -130,8 +134,9 @@ PROTOCOLS: dict[str, Protocol] = {
         attacks=("start", "fmn", "ddn", "pgd_bisection", "brendel_bethge"), batch_size=100,
         # PGD near the best size first, as `standard`: on 32 images (targeted, embedded CNN) every
         # size bitwise as with the plain bisection, with 18 % (L∞) and 16 % (L2) fewer model
-        # passes (docs/adversarial_spectrum.md).
-        pgd_near_first=True,
+        # passes (docs/adversarial_spectrum.md). Brendel–Bethge's trust region as for the preset's
+        # batches of 100 (the paper gives no batch size).
+        pgd_near_first=True, region_images=100,
     ),
 }
 

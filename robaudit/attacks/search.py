@@ -168,7 +168,7 @@ class MinimalSearch:
         if len(idx) == 0:
             return verified
         steps = self.protocol.steps_of(name, targeted=self.targets is not None)
-        attack = min_norm_attack(name, self.norm, steps, self.x[0].numel(), n)
+        attack = min_norm_attack(name, self.norm, steps, self.x[0].numel(), self.protocol.region_images)
         # An attack that draws no random numbers takes no seed, so the seeds of those that do
         # do not depend on whether it ran (it skips images whose start it has seen).
         rng = seeded(self.generator, self.device) if getattr(attack, "uses_rng", True) else contextlib.nullcontext()
@@ -189,8 +189,9 @@ class MinimalSearch:
 
     def _brendel_bethge(self) -> None:
         """Brendel–Bethge from each image's best point, where that point is new. The attack draws
-        no random numbers and scales its trust region by the unit's image count, so from the
-        point it last started at it would retrace its steps to the candidate it offered then."""
+        no random numbers and scales its trust region by the protocol's ``region_images``, not by
+        the rows it runs on, so from the point it last started at it would retrace its steps to
+        the candidate it offered then."""
         new = torch.ones(len(self.x), dtype=torch.bool, device=self.x.device)
         if self.bb_started is not None:
             new = (self.best_adv != self.bb_started).flatten(1).any(dim=1)

@@ -70,6 +70,8 @@ class Protocol(Section):
     untargeted_bb_steps: int | None = metric(None, unit="count",
                                              label="Brendel–Bethge steps untargeted (null: Brendel–Bethge steps)", ge=1)
     pgd_near_first: bool = False  # PGD's first attempt just below the best size, bisecting only where it succeeds
+    region_images: int | None = metric(None, unit="count", ge=1,
+                                       label="images scaling Brendel–Bethge's trust region (null: batch size)")
     overrides: list[str]
     norm: str
     targeted: bool
