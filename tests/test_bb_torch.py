@@ -201,10 +201,7 @@ def test_restarts_rerun_brendel_bethge_only_from_new_points_and_find_what_a_reru
 ) -> None:
     """Brendel–Bethge draws no random numbers, so a restart that would start it where it started
     before skips that image; the truth is the search that reruns it on every image."""
-    net = _mlp()
-    torch.manual_seed(8)
-    x = torch.rand(6, 3, 8, 8) * 0.6 + 0.2
-    labels = net(x).argmax(1)
+    net, x, labels, _ = _mlp_problem(seed=8, n=6)
     targets = (labels + 1) % 5
     protocol = resolve_protocol("paper", steps=30, restarts=4)
     rows: list[int] = []
