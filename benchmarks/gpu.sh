@@ -85,7 +85,9 @@ step spectral && run benchmarks/bench_spectral.py --model resnet50 --data "synth
 step hybrid && run benchmarks/bench_hybrid.py --models embedded cifar_resnet18 --n-images "$HYBRID_IMAGES" \
   --seeds 1 --repeats "$REPEATS" --device "$DEVICE"
 # shellcheck disable=SC2086  # AA_NORMS is a list of words
-step autoattack && run benchmarks/bench_autoattack.py --n-images "$AA_IMAGES" --norms $AA_NORMS --device "$DEVICE"
+# On a GPU robaudit's sides take about as long as AutoAttack's: one run each per round.
+step autoattack && run benchmarks/bench_autoattack.py --n-images "$AA_IMAGES" --norms $AA_NORMS --device "$DEVICE" \
+  --robaudit-runs "${ROBAUDIT_RUNS:-1}"
 
 if [[ "$DEVICE" == cuda ]]; then
   GPU=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)

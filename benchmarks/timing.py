@@ -7,7 +7,9 @@ wall time (``time.perf_counter``, CUDA synchronised) and CPU time (``time.proces
 process, all threads, plus the CPU time of finished child processes from
 ``resource.getrusage(RUSAGE_CHILDREN)``) is recorded per round, and a ratio is the MEDIAN OF
 PER-ROUND RATIOS: a burst of background load hits both sides of one round alike and moves one
-ratio out of several, so the figure does not move 2× with the load.
+ratio out of several, so the figure does not move 2× with the load. A side much shorter than
+the other may run several times back to back within its round (``runs``); its sample is then
+the block's time divided by the runs, so it spans more seconds and one burst moves it less.
 
     from timing import interleave
     timings = interleave({"probe": run_probe, "plain": run_plain}, repeats=5, warmup=1)
@@ -43,13 +45,16 @@ def _synchronise(device: torch.device | None) -> None:
         torch.cuda.synchronize(device)
 
 
-def measure(work: Callable[[], object], device: torch.device | None = None) -> Sample:
-    """Wall and CPU seconds of ``work()`` (CPU: this process's threads and its reaped children)."""
+def measure(work: Callable[[], object], device: torch.device | None = None, runs: int = 1) -> Sample:
+    """Wall and CPU seconds of one ``work()`` (CPU: this process's threads and its reaped
+    children): the time of ``runs`` calls back to back, divided by ``runs``."""
     _synchronise(device)
     cpu, children, wall = time.process_time(), _children_cpu(), time.perf_counter()
-    work()
+    for _ in range(runs):
+        work()
     _synchronise(device)
-    return Sample(time.perf_counter() - wall, time.process_time() - cpu + _children_cpu() - children)
+    spent = Sample(time.perf_counter() - wall, time.process_time() - cpu + _children_cpu() - children)
+    return Sample(spent.wall / runs, spent.cpu / runs)
 
 
 @dataclass
@@ -92,16 +97,18 @@ def _verdict(cpu: float, wall: float, target: float) -> str:
 
 
 def interleave(sides: Mapping[str, Callable[[], object]], repeats: int = 5, warmup: int = 1,
-               device: torch.device | None = None, per_item: Mapping[str, float] | None = None) -> Timings:
+               device: torch.device | None = None, per_item: Mapping[str, float] | None = None,
+               runs: Mapping[str, int] | None = None) -> Timings:
     """Run every side once per round, ``warmup`` rounds unrecorded then ``repeats`` recorded;
     the order rotates by one side each round. ``per_item`` (items per round of a side) makes
-    ratios per item when the sides process different numbers of images."""
+    ratios per item when the sides process different numbers of images. ``runs`` (side → k):
+    that side runs k times back to back per round, its sample the time per run (default 1)."""
     names = list(sides)
     timings = Timings({name: [] for name in names}, dict(per_item or {}))
     for round_ in range(warmup + repeats):
         shift = round_ % len(names)
         for name in names[shift:] + names[:shift]:
-            sample = measure(sides[name], device)
+            sample = measure(sides[name], device, (runs or {}).get(name, 1))
             if round_ >= warmup:
                 timings.samples[name].append(sample)
     return timings

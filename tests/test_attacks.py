@@ -204,7 +204,7 @@ def test_attacks_run_the_presets_own_steps_and_steps_sets_every_attack() -> None
     assert (standard.steps_of("fmn"), standard.steps_of("brendel_bethge"), standard.steps_of("ddn")) == (100, 100, 200)
     fast = resolve_protocol("fast")
     assert (fast.steps_of("fmn"), fast.steps_of("brendel_bethge")) == (100, 20)
-    assert (fast.steps_of("fmn", targeted=False), fast.steps_of("brendel_bethge", targeted=False)) == (40, 20)
+    assert (fast.steps_of("fmn", targeted=False), fast.steps_of("brendel_bethge", targeted=False)) == (40, 15)
     assert standard.steps_of("fmn", targeted=False) == 100  # no untargeted count of its own: fmn_steps
     untargeted = [standard.steps_of(a, targeted=False) for a in ("ddn", "brendel_bethge")]
     assert untargeted == [120, 80]  # untargeted counts of their own
@@ -249,7 +249,7 @@ def test_the_cards_protocol_line_names_each_attacks_own_step_count() -> None:
     assert _own_steps(standard) == " (FMN 100, Brendel–Bethge 100)"
     assert _own_steps(resolve_protocol("fast").to_json("linf")) == " (Brendel–Bethge 20)"
     untargeted = resolve_protocol("fast").to_json("linf") | {"targeted": False}
-    assert _own_steps(untargeted) == " (FMN 40, Brendel–Bethge 20)"
+    assert _own_steps(untargeted) == " (FMN 40, Brendel–Bethge 15)"
     untargeted_l2 = resolve_protocol("standard").to_json("l2") | {"targeted": False}
     assert _own_steps(untargeted_l2) == " (FMN 100, DDN 120, Brendel–Bethge 80)"
     assert _own_steps(resolve_protocol("paper").to_json("linf")) == ""  # none of its own
