@@ -48,6 +48,8 @@ def _synchronise(device: torch.device | None) -> None:
 def measure(work: Callable[[], object], device: torch.device | None = None, runs: int = 1) -> Sample:
     """Wall and CPU seconds of one ``work()`` (CPU: this process's threads and its reaped
     children): the time of ``runs`` calls back to back, divided by ``runs``."""
+    if runs < 1:
+        raise ValueError(f"runs must be at least 1, got {runs}")
     _synchronise(device)
     cpu, children, wall = time.process_time(), _children_cpu(), time.perf_counter()
     for _ in range(runs):
