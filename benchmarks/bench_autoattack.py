@@ -125,6 +125,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
+    if args.robaudit_runs < 1:
+        parser.error(f"--robaudit-runs must be at least 1, got {args.robaudit_runs}")
     logging.getLogger("auto-attack").setLevel(logging.WARNING)
     device = torch.device(args.device)
     data = bench_data(args.data)

@@ -55,8 +55,8 @@ def measure(work: Callable[[], object], device: torch.device | None = None, runs
     for _ in range(runs):
         work()
     _synchronise(device)
-    spent = Sample(time.perf_counter() - wall, time.process_time() - cpu + _children_cpu() - children)
-    return Sample(spent.wall / runs, spent.cpu / runs)
+    return Sample((time.perf_counter() - wall) / runs,
+                  (time.process_time() - cpu + _children_cpu() - children) / runs)
 
 
 @dataclass
@@ -106,11 +106,12 @@ def interleave(sides: Mapping[str, Callable[[], object]], repeats: int = 5, warm
     ratios per item when the sides process different numbers of images. ``runs`` (side → k):
     that side runs k times back to back per round, its sample the time per run (default 1)."""
     names = list(sides)
+    runs_of = {name: (runs or {}).get(name, 1) for name in names}
     timings = Timings({name: [] for name in names}, dict(per_item or {}))
     for round_ in range(warmup + repeats):
         shift = round_ % len(names)
         for name in names[shift:] + names[:shift]:
-            sample = measure(sides[name], device, (runs or {}).get(name, 1))
+            sample = measure(sides[name], device, runs_of[name])
             if round_ >= warmup:
                 timings.samples[name].append(sample)
     return timings
