@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import warnings
 from pathlib import Path
 
 import jsonschema
@@ -230,3 +231,20 @@ def test_a_probe_declaring_its_metrics_gets_columns_with_its_units_and_direction
     assert "scatter_frev_flp50.png" in board["figures"]
     found = {(c["x"], c["y"]): c["rho"] for c in board["correlations"]}
     assert found[("f_rev_cpp", "toy_bandpass.f_lp50")] == pytest.approx(stats.spearmanr([1, 2, 3], [1, 3, 2]).statistic)
+
+
+def test_models_without_an_adversarial_section_get_no_empty_overlays_and_no_warnings(tmp_path: Path) -> None:
+    models = []
+    for name, f_rev in (("alpha", 0.1), ("beta", 0.2)):
+        folder = card(tmp_path / "sweep" / "models" / name, name, f_rev=f_rev, f05=0.05, sizes=[0.01])
+        report = json.loads((folder / "report.json").read_text())
+        del report["probes"]["adversarial_spectrum"], report["config"]["probe_settings"]["adversarial_spectrum"]
+        (folder / "report.json").write_text(json.dumps(report))
+        (folder / "adversarial_spectrum.npz").unlink()
+        models.append({"name": name})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # matplotlib: a legend without labelled artists
+        board = write_leaderboard([sweep(tmp_path / "sweep", models)], tmp_path / "lb")
+    assert "overlay_hybrid.png" in board["figures"]
+    for absent in ("overlay_spectra.png", "overlay_robust_acc.png"):
+        assert absent not in board["figures"] and not (tmp_path / "lb" / absent).exists()

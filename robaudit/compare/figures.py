@@ -82,38 +82,39 @@ def scatter(path: Path, x: Series, ys: list[Series], names: list[str], groups: l
 
 
 def hybrid_overlay(path: Path, entries: list[ModelEntry]) -> bool:
-    """p_low − p_high against mixing frequency (cpp) for every model with a hybrid section."""
-    drawn = False
+    """p_low − p_high against mixing frequency (cpp) for every model with a hybrid section;
+    False (nothing written) when none has one."""
+    curves = [(e.name, h["grid"]["cycles_per_pixel"], h["curves"]["difference"])
+              for e in entries if (h := e.probes.get("hybrid"))]
+    if not curves:
+        return False
     with figure(path, 5.6, 3.8) as (fig, ax):
-        for entry in entries:
-            hybrid = entry.probes.get("hybrid")
-            if hybrid:
-                ax.plot(hybrid["grid"]["cycles_per_pixel"], hybrid["curves"]["difference"], marker=".",
-                        label=entry.name, linewidth=1)
-                drawn = True
+        for name, grid, difference in curves:
+            ax.plot(grid, difference, marker=".", label=name, linewidth=1)
         ax.axhline(0, color="grey", linewidth=0.6)
         ax.set_xlabel("mixing frequency (cycles per pixel)")
         ax.set_ylabel("p_low − p_high")
         ax.set_title("hybrid-image curves (zero crossing: f_rev)")
-        _legend(ax, len(entries))
-    return drawn
+        _legend(ax, len(curves))
+    return True
 
 
 def spectrum_overlay(path: Path, entries: list[ModelEntry]) -> bool:
-    """Cumulative radial power of the minimal perturbations (from adversarial_spectrum.npz)."""
-    drawn = False
+    """Cumulative radial power of the minimal perturbations (from adversarial_spectrum.npz);
+    False (nothing written) when no model has them."""
+    curves = [(e.name, a["radii_cpp"], a["cumulative"])
+              for e in entries if "radii_cpp" in (a := e.arrays("adversarial_spectrum")) and "cumulative" in a]
+    if not curves:
+        return False
     with figure(path, 5.6, 3.8) as (fig, ax):
-        for entry in entries:
-            arrays = entry.arrays("adversarial_spectrum")
-            if "radii_cpp" in arrays and "cumulative" in arrays:
-                ax.plot(arrays["radii_cpp"], arrays["cumulative"], label=entry.name, linewidth=1)
-                drawn = True
+        for name, radii, cumulative in curves:
+            ax.plot(radii, cumulative, label=name, linewidth=1)
         ax.axhline(0.5, color="grey", linewidth=0.6, linestyle="--")
         ax.set_xlabel("radial frequency (cycles per pixel)")
         ax.set_ylabel("cumulative fraction of power")
         ax.set_title("adversarial perturbation spectra (crossing 0.5: f_0.5)")
-        _legend(ax, len(entries))
-    return drawn
+        _legend(ax, len(curves))
+    return True
 
 
 def robustness_overlay(path: Path, entries: list[ModelEntry]) -> bool:
