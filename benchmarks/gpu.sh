@@ -15,7 +15,8 @@
 #      and each corruption's generation time per image against the model's inference;
 #   3. the hybrid probe against plain inference (embedded CNN, CIFAR ResNet18);
 #   4. robaudit's adversarial curve against AutoAttack standard at one ε.
-# Prints the figures and writes them into docs/benchmarks.md between the gpu-figures markers.
+# Prints the figures and writes them into docs/benchmarks.md between the gpu-figures markers
+# ("The latest `gpu.sh` run"; the curated sections above them stay).
 #
 #   bash benchmarks/gpu.sh            # QUICK=1 for a short check (fewer images and repeats);
 #                                     # LEASE=1: sizes that fit one 15-minute device lease

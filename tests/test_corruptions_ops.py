@@ -147,3 +147,29 @@ def test_any_size(shape: tuple[int, int]) -> None:
     for name in CORRUPTION_NAMES:
         y = apply_corruption(x, name, 3, torch.Generator().manual_seed(0))
         assert y.shape == x.shape and float(y.min()) >= 0 and float(y.max()) <= 1, name
+
+
+def test_per_image_poisson_draws_follow_scipys_pmf_whatever_the_thread_count() -> None:
+    from scipy import stats
+
+    from robaudit.corruptions.noise import poisson_per_image
+
+    rates = torch.tensor([0.5, 3.0, 12.0, 60.0]).view(4, 1, 1, 1).expand(4, 3, 64, 64).contiguous()
+    threads = torch.get_num_threads()
+    try:
+        draws = []
+        for count in (1, 3):
+            torch.set_num_threads(count)
+            draws.append(poisson_per_image(rates, torch.Generator().manual_seed(5)))
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(draws[0], draws[1])  # the seed alone decides the draws
+    assert not torch.equal(draws[0], poisson_per_image(rates, torch.Generator().manual_seed(6)))
+    for rate, counts in zip((0.5, 3.0, 12.0, 60.0), draws[0].flatten(1).numpy(), strict=True):
+        ks = np.arange(int(counts.max()) + 1)
+        observed = np.bincount(counts.astype(np.int64), minlength=len(ks))
+        expected = stats.poisson.pmf(ks, rate) * len(counts)
+        keep = expected >= 5  # chi-square bins with enough expected counts; the tails pooled
+        observed = np.append(observed[keep], len(counts) - observed[keep].sum())
+        expected = np.append(expected[keep], len(counts) - expected[keep].sum())
+        assert stats.chisquare(observed, expected, ddof=0).pvalue > 1e-3, rate
