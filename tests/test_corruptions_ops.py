@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from robaudit.corruptions import CATEGORIES, CORRUPTION_NAMES, _ops, apply_corruption, blur, category_of
+from robaudit.corruptions import CATEGORIES, CORRUPTION_NAMES, _ops, apply_corruption, blur, category_of, streams
 from robaudit.corruptions.constants import TABLES, pick_reference
 
 RANDOM = {"gaussian_noise", "shot_noise", "impulse_noise", "glass_blur", "motion_blur", "snow",
@@ -149,23 +149,31 @@ def test_any_size(shape: tuple[int, int]) -> None:
         assert y.shape == x.shape and float(y.min()) >= 0 and float(y.max()) <= 1, name
 
 
-def test_per_image_poisson_draws_follow_scipys_pmf_whatever_the_thread_count() -> None:
-    from scipy import stats
-
-    from robaudit.corruptions.noise import poisson_per_image
-
-    rates = torch.tensor([0.5, 3.0, 12.0, 60.0]).view(4, 1, 1, 1).expand(4, 3, 64, 64).contiguous()
+@pytest.mark.parametrize("shape", [(16, 3, 224, 224), (250, 3, 32, 32), (3, 1, 8, 8)])
+def test_block_streams_depend_on_the_seed_not_on_the_thread_count(shape: tuple[int, ...]) -> None:
+    rates = torch.full(shape, 4.0)
     threads = torch.get_num_threads()
     try:
         draws = []
         for count in (1, 3):
             torch.set_num_threads(count)
-            draws.append(poisson_per_image(rates, torch.Generator().manual_seed(5)))
+            draws.append(streams.poisson(rates, torch.Generator().manual_seed(5)))
     finally:
         torch.set_num_threads(threads)
-    assert torch.equal(draws[0], draws[1])  # the seed alone decides the draws
-    assert not torch.equal(draws[0], poisson_per_image(rates, torch.Generator().manual_seed(6)))
-    for rate, counts in zip((0.5, 3.0, 12.0, 60.0), draws[0].flatten(1).numpy(), strict=True):
+    assert torch.equal(draws[0], draws[1])
+    assert not torch.equal(streams.poisson(rates, torch.Generator().manual_seed(6)), draws[0])
+    # Blocks draw independent streams: no two blocks repeat each other's values.
+    parts = streams.blocks(shape)
+    if len(parts) > 1:
+        assert not torch.equal(draws[0][parts[0]][:1].flatten()[:64], draws[0][parts[1]][:1].flatten()[:64])
+
+
+def test_block_poisson_draws_follow_scipys_pmf() -> None:
+    from scipy import stats
+
+    rates = torch.tensor([0.5, 3.0, 12.0, 60.0]).view(4, 1, 1, 1).expand(4, 3, 64, 64).contiguous()
+    draws = streams.poisson(rates, torch.Generator().manual_seed(5))
+    for rate, counts in zip((0.5, 3.0, 12.0, 60.0), draws.flatten(1).numpy(), strict=True):
         ks = np.arange(int(counts.max()) + 1)
         observed = np.bincount(counts.astype(np.int64), minlength=len(ks))
         expected = stats.poisson.pmf(ks, rate) * len(counts)
