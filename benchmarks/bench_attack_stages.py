@@ -111,7 +111,8 @@ def main() -> None:
     unit = min(probe.protocol(device).batch_size, ctx.batch_size, int(metrics["n_attacked"]))  # images per attack batch
     passes = metrics["passes"]["backward"] / unit  # gradient passes, in batches of the attack unit
     print(f"{args.model} {args.data} {settings} on {device}: "
-          f"{total:.1f} s wall, {metrics['passes']['forward']} forward / {metrics['passes']['backward']} "
+          f"{total:.1f} s wall ({total / int(metrics['n_attacked']) * 1e3:.1f} ms per image), "
+          f"{metrics['passes']['forward']} forward / {metrics['passes']['backward']} "
           f"backward image-passes (≈ {passes:.0f} gradient passes of {unit} images)")
     for stage, value in sorted(seconds.items(), key=lambda item: -item[1]):
         print(f"  {stage:<16} {value:7.1f} s  {value / total:6.1%}")

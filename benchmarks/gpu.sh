@@ -5,8 +5,9 @@
 #      in units of ADV_BATCH images (default the protocol's 100); with fewer images or restarts than
 #      the protocol's 1000 × 5 it also prints the time projected to them (linear in images; from
 #      fewer restarts an upper bound, as only restart 0 runs FMN and later restarts rerun
-#      Brendel–Bethge only where an image's point changed); then (`stages`) where a 100-step run
-#      of it spends its time, and one model pass's time per image in units of 100 to 1000 images:
+#      Brendel–Bethge only where an image's point changed); then (`units`) a 100-step run in one
+#      unit of UNIT_IMAGES (500) images and (`stages`) where a 100-step run in units of 100 spends
+#      its time, and one model pass's time per image in units of 100 to 1000 images:
 #      the budget's at most 6,000 gradient passes per image (Brendel–Bethge 1000 × 5 restarts,
 #      FMN 1000; about 3,500 on the embedded CNN) cost 1000 × that many × that time in model
 #      arithmetic alone, whatever the attacks' own overhead;
@@ -38,7 +39,8 @@ fi
 if [[ "${LEASE:-0}" == "1" ]]; then  # one 15-minute device lease: ~7 min from the 2026-11-30 step times, ≤ 14 min
   : "${ADV_IMAGES:=100}" "${ADV_RESTARTS:=1}" "${PASS_UNITS:=100 250 500 1000}" "${SYNTH32:=4000}" "${SYNTH224:=256}"
   : "${PROBE_IMAGES:=64}" "${HEATMAP:=4}" "${BANDPASS:=128}" "${HYBRID_IMAGES:=1000}" "${AA_IMAGES:=48}" "${REPEATS:=2}"
-  : "${TIMEOUT_paper:=200}" "${TIMEOUT_autoattack:=150}" "${STEP_TIMEOUT:=90}"
+  : "${TIMEOUT_paper:=200}" "${TIMEOUT_units:=120}" "${TIMEOUT_autoattack:=150}" "${STEP_TIMEOUT:=90}"
+  : "${STEPS:=tests paper units stages corruptions spectral autoattack}"  # hybrid met its target on 2026-11-30
 elif [[ "${QUICK:-0}" == "1" ]]; then
   : "${ADV_IMAGES:=20}" "${ADV_RESTARTS:=1}" "${PASS_UNITS:=100 250}" "${SYNTH32:=1000}" "${SYNTH224:=64}" "${PROBE_IMAGES:=16}"
   : "${HEATMAP:=4}" "${BANDPASS:=32}" "${HYBRID_IMAGES:=200}" "${AA_IMAGES:=16}" "${REPEATS:=2}"
@@ -46,8 +48,8 @@ else
   : "${ADV_IMAGES:=100}" "${ADV_RESTARTS:=5}" "${PASS_UNITS:=100 250 500 1000}" "${SYNTH32:=4000}" "${SYNTH224:=256}" "${PROBE_IMAGES:=64}"
   : "${HEATMAP:=16}" "${BANDPASS:=128}" "${HYBRID_IMAGES:=1000}" "${AA_IMAGES:=100}" "${REPEATS:=3}"
 fi
-: "${ADV_BATCH:=100}" "${AA_NORMS:=linf l2}" "${STEP_TIMEOUT:=0}"
-: "${STEPS:=tests paper stages corruptions spectral hybrid autoattack}"
+: "${ADV_BATCH:=100}" "${UNIT_IMAGES:=500}" "${AA_NORMS:=linf l2}" "${STEP_TIMEOUT:=0}"
+: "${STEPS:=tests paper units stages corruptions spectral hybrid autoattack}"
 if [[ -n "${GPU_LOG:-}" ]]; then  # a log kept across calls (STEPS split over several), written to the doc whole
   LOG=$GPU_LOG; touch "$LOG"
 else
@@ -74,6 +76,11 @@ step tests && run -m pytest -q -m gpu -p no:cacheprovider -p no:warnings tests  
 step paper && run benchmarks/bench_probe.py --probe adversarial_spectrum --model wide_resnet28_10 \
   --data "synthetic:32:$SYNTH32" --device "$DEVICE" --set protocol=paper --set "n_images=$ADV_IMAGES" \
   --set "restarts=$ADV_RESTARTS" --set "batch_size=$ADV_BATCH" --batch-size "$ADV_BATCH" --set targeted=true
+# The same 100-step paper run as `stages`, on UNIT_IMAGES images in one unit: its time per image
+# against `stages`' (units of 100) says how much larger units save where steps are latency-bound.
+step units && run benchmarks/bench_attack_stages.py --model wide_resnet28_10 --data "synthetic:32:$SYNTH32" \
+  --device "$DEVICE" --set protocol=paper --set "n_images=$UNIT_IMAGES" --set "batch_size=$UNIT_IMAGES" \
+  --batch-size "$UNIT_IMAGES" --set steps=100 --set restarts=1 --set targeted=true
 # shellcheck disable=SC2086  # PASS_UNITS is a list of numbers
 step stages && run benchmarks/bench_attack_stages.py --model wide_resnet28_10 --data "synthetic:32:$SYNTH32" \
   --device "$DEVICE" --set protocol=paper --set n_images=100 --set batch_size=100 --set steps=100 \
