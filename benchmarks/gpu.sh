@@ -36,13 +36,14 @@ if [[ "$DEVICE" == cuda ]]; then
   "$PYTHON" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'gpu.sh needs a CUDA device')" || exit 1
 fi
 
-if [[ "${LEASE:-0}" == "1" ]]; then  # one 15-minute device lease: ~7 min from the 2026-11-30 step times, ≤ 14 min
+if [[ "${LEASE:-0}" == "1" ]]; then  # one 15-minute device lease: ~8 min from the 2026-11-30 step times, ≤ 14 min
   : "${ADV_IMAGES:=100}" "${ADV_RESTARTS:=1}" "${PASS_UNITS:=100 250 500 1000}" "${SYNTH32:=4000}" "${SYNTH224:=256}"
   : "${PROBE_IMAGES:=64}" "${HEATMAP:=4}" "${BANDPASS:=128}" "${HYBRID_IMAGES:=1000}" "${AA_IMAGES:=48}" "${REPEATS:=2}"
   : "${TIMEOUT_paper:=200}" "${TIMEOUT_units:=120}" "${TIMEOUT_autoattack:=150}" "${STEP_TIMEOUT:=90}"
   : "${STEPS:=tests paper units stages corruptions spectral autoattack}"  # hybrid met its target on 2026-11-30
 elif [[ "${QUICK:-0}" == "1" ]]; then
-  : "${ADV_IMAGES:=20}" "${ADV_RESTARTS:=1}" "${PASS_UNITS:=100 250}" "${SYNTH32:=1000}" "${SYNTH224:=64}" "${PROBE_IMAGES:=16}"
+  : "${ADV_IMAGES:=20}" "${ADV_RESTARTS:=1}" "${PASS_UNITS:=100 250}" "${UNIT_IMAGES:=100}" "${SYNTH32:=1000}"
+  : "${SYNTH224:=64}" "${PROBE_IMAGES:=16}"
   : "${HEATMAP:=4}" "${BANDPASS:=32}" "${HYBRID_IMAGES:=200}" "${AA_IMAGES:=16}" "${REPEATS:=2}"
 else
   : "${ADV_IMAGES:=100}" "${ADV_RESTARTS:=5}" "${PASS_UNITS:=100 250 500 1000}" "${SYNTH32:=4000}" "${SYNTH224:=256}" "${PROBE_IMAGES:=64}"
