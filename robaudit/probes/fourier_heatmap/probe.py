@@ -141,7 +141,10 @@ class FourierHeatmapProbe(Probe):
         # Signs per (frequency, image, channel) from one stream per row, sliced by image position,
         # so they do not depend on the chunk size.
         signs = torch.randint(0, 2, (len(ky), total, c), generator=ctx.generator("fourier_heatmap", cell.key))
-        signs = (2.0 * signs[:, start : start + n] - 1.0).to(x.device, x.dtype)
-        out = x[None] + eps * signs[..., None, None] * basis[:, None, None]
-        return out.clamp_(0.0, 1.0)
+        scale = (eps * (2.0 * signs[:, start : start + n] - 1.0)).to(x.device, x.dtype)  # (k, n, C)
+        # Written in (k, n, H, W, C) memory order, so each variant is already in the channels-last
+        # order the model is fed in (ProbeContext.predict_logits): no copy to reorder it there.
+        out = torch.empty((len(ky), n, h, w, c), device=x.device, dtype=x.dtype)
+        torch.addcmul(x.permute(0, 2, 3, 1)[None], basis[:, None, :, :, None], scale[:, :, None, None, :], out=out)
+        return out.clamp_(0.0, 1.0).permute(0, 1, 4, 2, 3)
 
