@@ -1,4 +1,7 @@
-"""The attack's batches go to the model in channels-last order only where the model takes it."""
+"""Batches go to the model in channels-last memory order only where the model takes that order:
+the attack's (devices.channels_last_if_accepted) and every probe's inference
+(ProbeContext.predict_logits), whatever order a probe builds its images in. A model that views its
+input as (N, C·H·W), or reads memory ignoring strides, gets the default order."""
 
 from __future__ import annotations
 
@@ -7,6 +10,25 @@ import torch
 from torch import Tensor, nn
 
 from robaudit.devices import channels_last_if_accepted
+from robaudit.probes import PROBES
+from robaudit.probes.base import ORDER_CHECK_IMAGES, ProbeContext
+from tests.conftest import make_imageset, wrap
+from tests.test_batch_bounds import BATCH, SMALL_SETTINGS
+
+
+class IgnoresStrides(nn.Module):
+    """A convolution behind an operation that reads its input's memory as if in the default order
+    (as a custom kernel that ignores strides would): other logits for a channels-last batch."""
+
+    def __init__(self, channels: int = 3) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.body = nn.Sequential(nn.Conv2d(channels, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2),
+                                  nn.Flatten(), nn.Linear(16, 10))
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, c, h, w = x.shape
+        return self.body(torch.as_strided(x, (n, c, h, w), (c * h * w, h * w, w, 1)))
 
 
 class ViewsItsInput(nn.Module):
@@ -45,3 +67,75 @@ def test_grey_images_and_flat_inputs_are_left_as_they_are() -> None:
     grey, flat = torch.rand(4, 1, 8, 8), torch.rand(4, 10)
     assert channels_last_if_accepted(nn.Identity(), grey) is grey
     assert channels_last_if_accepted(nn.Identity(), flat) is flat
+
+
+def test_a_model_that_ignores_strides_keeps_the_default_order() -> None:
+    x = torch.rand(5, 3, 8, 8)
+    model = IgnoresStrides()
+    with torch.no_grad():  # the premise: it gives other logits for the same images in the other order
+        assert not torch.allclose(model(x.contiguous(memory_format=torch.channels_last)), model(x))
+    assert channels_last_if_accepted(model, x) is x
+
+
+class OrderRecordingNet(nn.Module):
+    """A small CNN (10 classes): ``kind`` "conv" takes either order, "view" views its input as
+    (N, C·H·W), "strides" reads it ignoring strides. Records, for each batch it took without error,
+    whether it came channels-last and its size."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.kind = kind
+        self.conv = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(4),
+                                  nn.Flatten(), nn.Linear(128, 10))
+        self.linear = nn.Linear(3 * 32 * 32, 10)
+        self.calls: list[tuple[bool, int]] = []
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.kind == "view":
+            out = self.linear(x.view(len(x), -1))
+        else:
+            n, c, h, w = x.shape
+            out = self.conv(torch.as_strided(x, x.shape, (c * h * w, h * w, w, 1)) if self.kind == "strides" else x)
+        self.calls.append((x.is_contiguous(memory_format=torch.channels_last), len(x)))
+        return out
+
+
+def order_context(net: OrderRecordingNet) -> ProbeContext:
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (120, 3, 32, 32), dtype=torch.uint8, generator=generator)
+    model = wrap(net, (3, 32, 32), 10)
+    labels = torch.arange(len(images)) % 10
+    with torch.no_grad():
+        labels[::2] = model(images[::2].float() / 255).argmax(1)
+    net.calls.clear()
+    return ProbeContext(model=model, data=make_imageset(images, labels), device=torch.device("cpu"),
+                        batch_size=BATCH)
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_SETTINGS))
+@pytest.mark.parametrize("kind", ["conv", "view", "strides"])
+def test_every_probe_feeds_channels_last_only_to_a_model_that_takes_it(name: str, kind: str) -> None:
+    probe_class = PROBES.get(name)
+    net = OrderRecordingNet(kind)
+    probe_class(probe_class.Settings(**SMALL_SETTINGS[name]))(order_context(net))
+    assert net.calls, f"{name} never called the model"
+    # One decision per inference context and per attack unit (the adversarial probe: 2 units and
+    # the sanity checks), each trying a few images in both orders.
+    decisions = 1 + 3 * (name == "adversarial_spectrum")
+    channels_last = [size for last, size in net.calls if last]
+    if kind == "conv":
+        assert all(last for last, size in net.calls if size > ORDER_CHECK_IMAGES), name
+    elif kind == "view":
+        assert not channels_last, f"{name} fed a model that views its input a channels-last batch"
+    else:
+        assert len(channels_last) <= decisions and len(net.calls) > 2 * len(channels_last), name
+
+
+@pytest.mark.parametrize("kind", ["conv", "strides"])
+def test_inference_logits_are_those_of_the_default_order(kind: str) -> None:
+    ctx = order_context(OrderRecordingNet(kind))
+    x = torch.rand(20, 3, 32, 32)
+    default = ProbeContext(model=ctx.model, data=ctx.data, device=ctx.device, batch_size=BATCH, channels_last=False)
+    torch.testing.assert_close(ctx.predict_logits(x), default.predict_logits(x))
+    assert ctx.channels_last is (kind == "conv") and ORDER_CHECK_IMAGES < BATCH

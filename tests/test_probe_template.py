@@ -15,7 +15,15 @@ from torch import Tensor, nn
 from robaudit.config import build_settings, setting
 from robaudit.errors import RobauditError
 from robaudit.probes import PROBES
-from robaudit.probes.base import GridCell, Probe, ProbeContext, ProbeOutputError, ProbeResult, ResultCache
+from robaudit.probes.base import (
+    ORDER_CHECK_IMAGES,
+    GridCell,
+    Probe,
+    ProbeContext,
+    ProbeOutputError,
+    ProbeResult,
+    ResultCache,
+)
 from robaudit.report_model import Section, metric, metric_catalogue
 from tests.conftest import make_imageset, wrap
 
@@ -61,7 +69,8 @@ def test_grid_counts_match_a_direct_count_and_batches_never_exceed_the_batch_siz
             expected = int(((moved.mean(dim=(1, 2, 3)) > 0.5).long() == y).sum())
             assert counts[cell.key][k] == expected
     assert counts["offset=0.0"].tolist() == [len(x), len(x)]
-    assert max(net.batches) <= ctx.batch_size and sum(net.batches) == 3 * 2 * len(x)
+    # The first batch's first images are also classified in the default memory order (its check).
+    assert max(net.batches) <= ctx.batch_size and sum(net.batches) == 3 * 2 * len(x) + ORDER_CHECK_IMAGES
 
 
 def test_each_grid_cell_is_one_cached_unit_and_a_rerun_resumes(tmp_path: Path) -> None:
@@ -73,7 +82,7 @@ def test_each_grid_cell_is_one_cached_unit_and_a_rerun_resumes(tmp_path: Path) -
     ctx, net = grey_context(cache=ResultCache(tmp_path, {"t": 1}))
     again = ctx.evaluate_grid(more, torch.arange(10), shift)
     assert (ctx.cache.hits, ctx.cache.misses) == (2, 1)
-    assert sum(net.batches) == 2 * 10  # only the new cell touched the model
+    assert sum(net.batches) == 2 * 10 + ORDER_CHECK_IMAGES  # only the new cell (and the order check)
     assert all(np.array_equal(first[k], again[k]) for k in first)
 
 

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from robaudit.data.base import ImageSet
+from robaudit.devices import takes_channels_last
 from robaudit.errors import RobauditError, describe_exception, one_line
 from robaudit.models.wrapper import AuditedModel
 from robaudit.probes.cache import ResultCache, Unit, sum_units
@@ -73,6 +74,9 @@ ProgressFactory = Callable[[Iterable[Any], str, int | None], Iterator[Any]]
 # Transformed images held at once per chunk: small on the CPU (FFTs and mask products then stay
 # in cache, about 5× faster than one large chunk for 32×32 images), large on a GPU.
 CHUNK_BYTES = {"cpu": 16 * 2**20, "cuda": 512 * 2**20}
+ORDER_CHECK_IMAGES = 2
+"""Images of the first inference batch also classified in the default memory order, to check that
+the model gives the same logits in channels-last order (ProbeContext._forward)."""
 
 
 def _no_progress(items: Iterable[Any], description: str, total: int | None) -> Iterator[Any]:
@@ -107,21 +111,26 @@ class ProbeContext:
         return torch.cat(outputs).float()
 
     def _forward(self, x: Tensor) -> Tensor:
-        """The model on x (N, C, H, W) in channels-last memory order where it takes that order
-        (found on the first batch: a model that views its input as (N, C·H·W) refuses it), else in
-        the default order. Convolutions run faster so: inference took 0.51×, 0.90× and 0.77× the
-        time on the embedded CNN, a CIFAR ResNet18 and a ResNet-50 at 224 px on 2 CPU threads (a
-        ViT-B/16 1.02×). The logits equal the default order's to float rounding."""
-        if self.channels_last is not False and x.dim() == 4:
+        """The model on x (N, C, H, W) in channels-last memory order where it takes that order, else
+        in the default order; decided on the first batch, whose first ORDER_CHECK_IMAGES images are
+        also classified in the default order to compare (:func:`devices.takes_channels_last`).
+        Convolutions run faster so: inference took 0.51×, 0.90× and 0.77× the time on the
+        embedded CNN, a CIFAR ResNet18 and a ResNet-50 at 224 px on 2 CPU threads (a ViT-B/16
+        1.02×). The logits equal the default order's to float rounding."""
+        if x.dim() != 4:
+            return self.model(x)
+        if self.channels_last is None:
             try:
                 out = self.model(x.contiguous(memory_format=torch.channels_last))
-            except RuntimeError:
-                if self.channels_last:  # the model took this order before: a real error
-                    raise
+            except RuntimeError:  # e.g. a model that views its input as (N, C·H·W)
                 self.channels_last = False
             else:
-                self.channels_last = True
-                return out
+                head = slice(0, ORDER_CHECK_IMAGES)
+                self.channels_last = takes_channels_last(self.model, x[head], out[head])
+                if self.channels_last:
+                    return out
+        if self.channels_last:
+            return self.model(x.contiguous(memory_format=torch.channels_last))
         return self.model(x.contiguous())
 
     def chunk_images(self, variants: int, image_bytes: int) -> int:
