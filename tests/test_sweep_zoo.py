@@ -142,6 +142,16 @@ def test_every_bad_entry_is_reported_at_once_exit_2_and_nothing_runs(
     assert not (tmp_path / "out").exists()
 
 
+def test_an_unknown_top_level_option_is_reported_once_not_per_entry(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    zoo = write_zoo(make_zoo_folder(tmp_path), ["file:refs/a.pt", "file:refs/b.pt"], n_imagez=5)
+    assert main(["sweep", str(zoo), "-o", str(tmp_path / "out"), "-q"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "top-level option: unknown option 'n_imagez'" in lines[0]
+    assert "Did you mean: n_images" in lines[0] and not (tmp_path / "out").exists()
+
+
 def test_dry_run_lists_the_expanded_models_and_their_work(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     zoo = write_zoo(make_zoo_folder(tmp_path), ["file:refs/*.pt", {"spec": "file:nan.pt", "probes": "corruptions"}])
     assert main(["sweep", str(zoo), "-o", str(tmp_path / "out"), "--dry-run", "--json"]) == 0

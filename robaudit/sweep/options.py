@@ -39,12 +39,17 @@ def score_option_names() -> list[str]:
     return sorted(score_options())
 
 
-def check_options(values: dict[str, Any], where: str) -> dict[str, Any]:
-    """Unknown keys and any value `score` would refuse raise one RobauditError line."""
+def check_option_names(values: dict[str, Any], where: str) -> None:
+    """An unknown key raises one RobauditError line with close matches."""
     names = score_options()
     for key in values:
         if key not in names:
             raise RobauditError(f"{where}: unknown option {key!r}.{suggest(key, sorted(names))}")
+
+
+def check_options(values: dict[str, Any], where: str) -> dict[str, Any]:
+    """Unknown keys and any value `score` would refuse raise one RobauditError line."""
+    check_option_names(values, where)
     checked = {k: [v] if k in ("probes", "set") and isinstance(v, str) else v for k, v in values.items()}
     try:
         assemble_config({k: v for k, v in checked.items() if k != "set"}, checked.get("set"))

@@ -14,7 +14,7 @@ from typing import Any
 from robaudit.errors import RobauditError, one_line
 from robaudit.suite import SuiteConfig
 from robaudit.sweep.expand import check_spec, expand_spec, is_pattern
-from robaudit.sweep.options import build_suite_config, check_options
+from robaudit.sweep.options import build_suite_config, check_option_names, check_options
 from robaudit.sweep.zoo import Zoo, ZooEntry, read_zoo
 
 
@@ -63,6 +63,10 @@ def safe_name(text: str) -> str:
 def plan_sweep(zoo_path: Path, out: Path) -> tuple[Zoo, list[ModelJob]]:
     """Read, expand and check the whole zoo; one RobauditError line per bad entry."""
     zoo = read_zoo(zoo_path)
+    try:  # once here, rather than once per entry that inherits it
+        check_option_names(zoo.defaults, "top-level option")
+    except RobauditError as exc:
+        raise RobauditError(f"{zoo.path.name}: {one_line(exc)} Nothing was run.") from None
     errors: list[str] = []
     planned: list[tuple[ZooEntry, str, SuiteConfig]] = []
     for entry in zoo.entries:
