@@ -44,19 +44,24 @@ class RecordingNet(nn.Module):
 
 
 def context() -> tuple[ProbeContext, RecordingNet]:
+    net = RecordingNet()
+    ctx = small_context(net)
+    net.batches.clear()
+    return ctx, net
+
+
+def small_context(net: nn.Module) -> ProbeContext:
+    """120 random 32×32 images for ``net`` (10 classes), in batches of BATCH. Every other label is
+    the model's own prediction, so every probe finds correctly classified images; the rest cycle
+    through the classes, so every class is present."""
     generator = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (120, 3, 32, 32), dtype=torch.uint8, generator=generator)
-    net = RecordingNet()
     model = wrap(net, (3, 32, 32), 10)
-    # Every other label is the model's own prediction, so every probe finds correctly classified
-    # images; the rest cycle through the classes, so every class is present.
     labels = torch.arange(len(images)) % 10
     with torch.no_grad():
         labels[::2] = model(images[::2].float() / 255).argmax(1)
-    net.batches.clear()
-    ctx = ProbeContext(model=model, data=make_imageset(images, labels), device=torch.device("cpu"),
-                       batch_size=BATCH)
-    return ctx, net
+    return ProbeContext(model=model, data=make_imageset(images, labels), device=torch.device("cpu"),
+                        batch_size=BATCH)
 
 
 def test_every_registered_probe_has_a_row() -> None:

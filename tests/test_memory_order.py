@@ -12,23 +12,7 @@ from torch import Tensor, nn
 from robaudit.devices import channels_last_if_accepted
 from robaudit.probes import PROBES
 from robaudit.probes.base import ORDER_CHECK_IMAGES, ProbeContext
-from tests.conftest import make_imageset, wrap
-from tests.test_batch_bounds import BATCH, SMALL_SETTINGS
-
-
-class IgnoresStrides(nn.Module):
-    """A convolution behind an operation that reads its input's memory as if in the default order
-    (as a custom kernel that ignores strides would): other logits for a channels-last batch."""
-
-    def __init__(self, channels: int = 3) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.body = nn.Sequential(nn.Conv2d(channels, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2),
-                                  nn.Flatten(), nn.Linear(16, 10))
-
-    def forward(self, x: Tensor) -> Tensor:
-        n, c, h, w = x.shape
-        return self.body(torch.as_strided(x, (n, c, h, w), (c * h * w, h * w, w, 1)))
+from tests.test_batch_bounds import BATCH, SMALL_SETTINGS, small_context
 
 
 class ViewsItsInput(nn.Module):
@@ -71,7 +55,7 @@ def test_grey_images_and_flat_inputs_are_left_as_they_are() -> None:
 
 def test_a_model_that_ignores_strides_keeps_the_default_order() -> None:
     x = torch.rand(5, 3, 8, 8)
-    model = IgnoresStrides()
+    model = OrderRecordingNet("strides")
     with torch.no_grad():  # the premise: it gives other logits for the same images in the other order
         assert not torch.allclose(model(x.contiguous(memory_format=torch.channels_last)), model(x))
     assert channels_last_if_accepted(model, x) is x
@@ -102,15 +86,9 @@ class OrderRecordingNet(nn.Module):
 
 
 def order_context(net: OrderRecordingNet) -> ProbeContext:
-    generator = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (120, 3, 32, 32), dtype=torch.uint8, generator=generator)
-    model = wrap(net, (3, 32, 32), 10)
-    labels = torch.arange(len(images)) % 10
-    with torch.no_grad():
-        labels[::2] = model(images[::2].float() / 255).argmax(1)
+    ctx = small_context(net)
     net.calls.clear()
-    return ProbeContext(model=model, data=make_imageset(images, labels), device=torch.device("cpu"),
-                        batch_size=BATCH)
+    return ctx
 
 
 @pytest.mark.parametrize("name", sorted(SMALL_SETTINGS))
