@@ -35,7 +35,7 @@ from robaudit.corruptions import CORRUPTION_NAMES, apply_corruption
 from robaudit.embedded import photograph_crops
 from robaudit.probes.base import ProbeContext
 from robaudit.probes.corruptions import CorruptionProbe, CorruptionSettings, generation_chunk
-from robaudit.probes.corruptions.probe import seeded_subset
+from robaudit.seeding import seeded_subset
 
 TARGET = 1.2
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import types
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -18,14 +17,14 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from robaudit.config import SettingInfo
+from robaudit.config import SettingInfo, union_args
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def cli_type(tp: Any) -> type:
     """The type Typer parses a setting of type ``tp`` as: lists and unknown types become text."""
-    options = [a for a in _union_args(tp) if a is not type(None)]
+    options = [a for a in union_args(tp) if a is not type(None)]
     if len(options) == 1 and options[0] in (bool, int, float, str, Path):
         return typing.cast(type, options[0])
     return str  # list[X] as "a,b,c", unions and custom types as text; build_settings parses them
@@ -110,11 +109,5 @@ def _metavar(info: SettingInfo, tp: type) -> str:
 
 
 def _first(tp: Any) -> Any:
-    options = [a for a in _union_args(tp) if a is not type(None)]
+    options = [a for a in union_args(tp) if a is not type(None)]
     return options[0] if options else tp
-
-
-def _union_args(tp: Any) -> tuple[Any, ...]:
-    if typing.get_origin(tp) in (typing.Union, types.UnionType):
-        return typing.get_args(tp)
-    return (tp,)

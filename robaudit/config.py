@@ -40,17 +40,19 @@ class SettingInfo:
     parse: Callable[[Any], Any] | None = None  # text/YAML value → typed value (raises RobauditError)
     metavar: str | None = None
     short: str | None = None  # one-letter alias, e.g. "m" for -m
+    path: bool = False  # a file or folder path (a zoo file's relative paths resolve against its folder)
 
 
 def setting(
     default: Any = _MISSING, *, help: str, flag: str | None = None, choices: Sequence[str] | None = None,
     minimum: float | None = None, maximum: float | None = None, parse: Callable[[Any], Any] | None = None,
     factory: Callable[[], Any] | None = None, metavar: str | None = None, short: str | None = None,
+    path: bool = False,
 ) -> Any:
     """A dataclass field carrying its option metadata (use as ``grid: list[float] = setting(...)``)."""
     meta = {"robaudit": {"help": help, "flag": flag, "choices": tuple(choices) if choices else None,
                          "minimum": minimum, "maximum": maximum, "parse": parse, "metavar": metavar,
-                         "short": short}}
+                         "short": short, "path": path}}
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -114,10 +116,11 @@ def _already_typed(value: Any, tp: Any) -> bool:
 
 
 def _accepts(tp: Any, kind: type) -> bool:
-    return any(a is kind for a in _union_args(tp))
+    return any(a is kind for a in union_args(tp))
 
 
-def _union_args(tp: Any) -> tuple[Any, ...]:
+def union_args(tp: Any) -> tuple[Any, ...]:
+    """The members of a union type (``int | None`` → (int, NoneType)); (tp,) for any other type."""
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
         return typing.get_args(tp)
     return (tp,)
@@ -125,7 +128,7 @@ def _union_args(tp: Any) -> tuple[Any, ...]:
 
 def coerce(value: Any, tp: Any, label: str) -> Any:
     """``value`` as type ``tp`` (int, float, bool, str, Path, list[X], X | None); else RobauditError."""
-    options = _union_args(tp)
+    options = union_args(tp)
     if value is None:
         if type(None) in options:
             return None

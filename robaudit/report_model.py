@@ -8,6 +8,7 @@ card's labels and the leaderboard's columns and sort orders.
 
 from __future__ import annotations
 
+import math
 import typing
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 Direction = Literal["higher", "lower"]
 # Units a metric can carry; docs/metrics.md defines each.
 UNITS = ("cycles_per_pixel", "nyquist_fraction", "fraction", "count", "seconds", "linf", "l2",
-         "bool", "ratio", "pixels")
+         "perturbation", "linf_255", "bool", "ratio", "pixels")
 
 
 class Section(BaseModel):
@@ -34,6 +35,11 @@ def metric(default: Any = ..., *, unit: str, label: str, direction: Direction | 
         raise ValueError(f"unknown unit {unit!r}; add it to UNITS and docs/metrics.md")
     extra = {"x-unit": unit, "x-label": label, "x-direction": direction}
     return Field(default, ge=ge, le=le, description=label, json_schema_extra=extra)  # type: ignore[arg-type]
+
+
+def upper_bound(value: float) -> float:
+    """``value`` rounded up to 4 decimals: a schema bound (``le``) that admits ``value`` itself."""
+    return math.ceil(value * 1e4) / 1e4
 
 
 @dataclass(frozen=True)

@@ -14,3 +14,11 @@ def seeded_generator(seed: int, *tags: object) -> torch.Generator:
     text = json.dumps([seed, *map(str, tags)])
     value = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
     return torch.Generator().manual_seed(value)
+
+
+def seeded_subset(total: int, n_images: int | None, generator: torch.Generator) -> torch.Tensor:
+    """Sorted seeded indices (n,): n_images of range(total), or all of them when n_images is None
+    or ≥ total."""
+    if n_images is None or n_images >= total:
+        return torch.arange(total)
+    return torch.randperm(total, generator=generator)[:n_images].sort().values

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 NYQUIST_CPP = 0.5
+CORNER_CPP = NYQUIST_CPP * math.sqrt(2)  # the largest radial frequency: the FFT grid's corners
 
 
 def to_nyquist(cpp: float) -> float:
@@ -104,16 +105,17 @@ def radial_cumulative(power: Tensor) -> tuple[Tensor, Tensor]:
     power: (H, W) unshifted, as from :func:`power_spectrum`. Returns (radii, R), both (M,)
     float64 with radii ascending in cpp and R rising to 1.
     """
-    h, w = power.shape
-    r = radial_frequency(h, w, power.device, dtype=torch.float64).flatten()
-    p = power.double().flatten()
-    keep = r > 0
-    r, p = r[keep], p[keep]
-    radii, inverse = torch.unique(torch.round(r, decimals=9), return_inverse=True)
-    per_radius = torch.zeros_like(radii).index_add_(0, inverse, p)
+    radii, per_radius = radial_sums(power)
     total = per_radius.sum()
-    cumulative = per_radius.cumsum(0) / (total if total > 0 else 1.0)
-    return radii, cumulative
+    return radii, per_radius.cumsum(0) / (total if total > 0 else 1.0)
+
+
+def cumulative_profile(power: Tensor) -> tuple[Tensor, Tensor]:
+    """:func:`radial_cumulative` of power (H, W) on the CPU with (0, 0) prepended, so a profile
+    whose first radial value already holds half the power still has a crossing."""
+    radii, cumulative = radial_cumulative(power)
+    zero = torch.zeros(1, dtype=radii.dtype)
+    return torch.cat([zero, radii.cpu()]), torch.cat([zero, cumulative.cpu()])
 
 
 def first_crossing(x: Tensor, y: Tensor, level: float = 0.0, rising: bool = True) -> float | None:
@@ -130,6 +132,18 @@ def first_crossing(x: Tensor, y: Tensor, level: float = 0.0, rising: bool = True
             t = -ys[i] / (ys[i + 1] - ys[i])
             return xs[i] + t * (xs[i + 1] - xs[i])
     return None
+
+
+def half_crossings(radii: Tensor, cumulative: Tensor) -> Tensor:
+    """Where each of many profiles first reaches 0.5: cumulative (B, M) non-decreasing from 0 at
+    radii[0] = 0 → (B,) cpp, NaN where a profile never reaches 0.5 (an all-zero spectrum).
+    :func:`first_crossing` per row, vectorised for bootstrap resamples."""
+    above = cumulative >= 0.5
+    j = above.double().argmax(dim=1).clamp(min=1)
+    lo, hi = cumulative.gather(1, (j - 1)[:, None])[:, 0], cumulative.gather(1, j[:, None])[:, 0]
+    t = (0.5 - lo) / (hi - lo).clamp(min=1e-300)
+    f = radii[j - 1] + t * (radii[j] - radii[j - 1])
+    return torch.where(above.any(dim=1), f, torch.full_like(f, float("nan")))
 
 
 def sign_changes(y: Tensor) -> int:

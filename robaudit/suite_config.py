@@ -46,12 +46,14 @@ class SuiteConfig:
     device: str = setting("auto", help="auto, cpu or cuda[:N]", flag="device")
     batch_size: int = setting(256, help="images per model call", flag="batch-size", minimum=1)
     split: str = setting("test", help="dataset split", flag="split")
-    data_dir: Path | None = setting(None, help="folder holding the dataset's official files", flag="data-dir")
+    data_dir: Path | None = setting(None, help="folder holding the dataset's official files", flag="data-dir",
+                                   path=True)
     resize: bool = setting(False, help="resize and centre-crop images that are not the model's input size "
                            "(recorded in the report; without it a size mismatch is refused)", flag="resize")
     download: bool = setting(False, help="allow downloading the dataset", flag="download")
-    weights: str | None = setting(None, help="local state dict (or torchvision weights enum name)", flag="weights")
-    model_dir: Path | None = setting(None, help="RobustBench checkpoints: DIR/<dataset>/<threat>/<name>.pt",
+    weights: str | None = setting(None, help="local state dict (or torchvision weights enum name)", flag="weights",
+                                  path=True)
+    model_dir: Path | None = setting(None, help="RobustBench checkpoints: DIR/<dataset>/<threat>/<name>.pt", path=True,
                                      flag="model-dir")
     probe_options: dict[str, dict[str, Any]] = setting(help="probe name → its settings", factory=dict)
     cache: bool = setting(True, help="reuse/save partial results in OUT/.robaudit-cache", flag="cache")

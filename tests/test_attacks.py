@@ -18,7 +18,7 @@ from torch import nn
 from robaudit import spectral
 from robaudit.attacks.protocols import PROTOCOLS, check_norm, resolve_protocol
 from robaudit.attacks.search import MinimalSearch, seeded
-from robaudit.attacks.summary import bootstrap_f05, half_crossings, size_stats
+from robaudit.attacks.summary import bootstrap_f05, size_stats
 from robaudit.attacks.verify import GROWTHS, CountingModel, Verdict, distances, offer_grown, verify, worst_size
 from robaudit.errors import RobauditError
 
@@ -154,7 +154,7 @@ def test_half_crossings_match_first_crossing() -> None:
     raw = torch.rand(50, 30, generator=g).double() ** 4
     zero = torch.zeros(50, 1, dtype=torch.float64)
     cumulative = torch.cat([zero, raw.cumsum(1) / raw.sum(1, keepdim=True)], 1)
-    fast = half_crossings(radii, cumulative)
+    fast = spectral.half_crossings(radii, cumulative)
     slow = [spectral.first_crossing(radii, c, 0.5) for c in cumulative]
     assert np.allclose(fast.numpy(), np.array(slow, dtype=np.float64))
 

@@ -248,3 +248,21 @@ def test_models_without_an_adversarial_section_get_no_empty_overlays_and_no_warn
     assert "overlay_hybrid.png" in board["figures"]
     for absent in ("overlay_spectra.png", "overlay_robust_acc.png"):
         assert absent not in board["figures"] and not (tmp_path / "lb" / absent).exists()
+
+
+def test_scatter_groups_come_from_the_reference_kinds_and_each_group_has_its_own_marker() -> None:
+    from robaudit.compare.figures import MODEL_GROUP, group_of, marker_of
+    from robaudit.references.kinds import REFERENCE_KINDS, ReferenceKind
+
+    class Toy(ReferenceKind):
+        name, description, plot_group = "toy_kind", "a kind registered by this test", "toy group"
+
+    REFERENCE_KINDS.register("toy_kind")(Toy)
+    try:
+        kinds = REFERENCE_KINDS.names()
+        groups = {group_of(kind) for kind in kinds} | {MODEL_GROUP}
+        assert group_of("toy_kind") == "toy group" and group_of("blur") != group_of("neural")
+        assert group_of(None) == group_of("not a kind") == MODEL_GROUP
+        assert len({marker_of(group) for group in groups}) == len(groups)
+    finally:
+        REFERENCE_KINDS._items.pop("toy_kind")

@@ -51,6 +51,19 @@ def test_defaults_entries_and_relative_paths(tmp_path: Path) -> None:
     assert a.fingerprint != b.fingerprint
 
 
+def test_every_path_setting_resolves_against_the_zoo_folder_set_entries_too(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = make_zoo_folder(tmp_path / "zoo")
+    (root / "official").mkdir()
+    monkeypatch.chdir(tmp_path)  # relative paths must not resolve against the working folder
+    entry = {"spec": "file:refs/a.pt", "probes": ["hybrid", "corruptions"], "data_dir": "official",
+             "set": ["corruptions.baseline_report=base/report.json", "hybrid.seeds=3"]}
+    _, (job,) = plan_sweep(write_zoo(root, [entry]), tmp_path / "out")
+    assert job.config.data_dir == root / "official"
+    assert job.config.probe_options["corruptions"]["baseline_report"] == str(root / "base" / "report.json")
+    assert job.config.probe_options["hybrid"]["seeds"] == 3
+
+
 def test_file_pattern_is_a_glob_relative_to_the_zoo_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     make_zoo_folder(tmp_path, names=("x1", "x2", "y"))
     (tmp_path / "refs" / "notes.txt").write_text("not a model")

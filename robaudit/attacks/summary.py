@@ -31,29 +31,6 @@ def size_stats(sizes: np.ndarray, norm: str) -> dict[str, Any]:
     return {"size": stats(1.0), "size_255": stats(255.0) if norm == "linf" else None}
 
 
-def profile(power: Tensor) -> tuple[Tensor, Tensor]:
-    """Radial cumulative profile of a mean power spectrum (H, W) with (0, 0) prepended, so a
-    profile whose first radial value already holds half the power still has a crossing."""
-    radii, cumulative = spectral.radial_cumulative(power)
-    zero = torch.zeros(1, dtype=radii.dtype)
-    return torch.cat([zero, radii.cpu()]), torch.cat([zero, cumulative.cpu()])
-
-
-def half_crossings(radii: Tensor, cumulative: Tensor) -> Tensor:
-    """f_0.5 of many profiles at once: cumulative (B, M) rising from 0 at radii[0] = 0.
-
-    Vectorised form of ``spectral.first_crossing(radii, R_b, 0.5)`` for non-decreasing R
-    (1000 bootstrap profiles; the tests check it against first_crossing). NaN where R never
-    reaches 0.5 (all-zero spectra).
-    """
-    above = cumulative >= 0.5
-    j = above.double().argmax(dim=1).clamp(min=1)
-    lo, hi = cumulative.gather(1, (j - 1)[:, None])[:, 0], cumulative.gather(1, j[:, None])[:, 0]
-    t = (0.5 - lo) / (hi - lo).clamp(min=1e-300)
-    f = radii[j - 1] + t * (radii[j] - radii[j - 1])
-    return torch.where(above.any(dim=1), f, torch.full_like(f, float("nan")))
-
-
 def bootstrap_f05(
     sums: Tensor, radii: Tensor, n_boot: int, generator: torch.Generator
 ) -> tuple[float | None, float | None]:
@@ -71,7 +48,7 @@ def bootstrap_f05(
     zero = torch.zeros(n_boot, 1, dtype=torch.float64)
     cumulative = torch.cat([zero, per_radius.cumsum(1) / total], 1)
     grid = torch.cat([torch.zeros(1, dtype=torch.float64), radii.double().cpu()])
-    crossings = half_crossings(grid, cumulative)
+    crossings = spectral.half_crossings(grid, cumulative)
     f = crossings[torch.isfinite(crossings)].numpy()
     if len(f) == 0:
         return None, None
@@ -85,7 +62,7 @@ def f05_metrics(
 
     power_mean: (H, W) mean power spectrum (unshifted, DC 0); sums: (n, M) per-image radial sums.
     """
-    radii, cumulative = profile(power_mean)
+    radii, cumulative = spectral.cumulative_profile(power_mean)
     value = spectral.first_crossing(radii, cumulative, 0.5) if float(power_mean.sum()) > 0 else None
     h, w = power_mean.shape
     sum_radii, _ = spectral.radial_sums(torch.zeros(1, h, w))

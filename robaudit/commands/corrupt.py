@@ -17,16 +17,20 @@ import numpy as np
 import torch
 import typer
 
+from robaudit.config import settings_info
 from robaudit.corruptions import CORRUPTION_NAMES, CORRUPTIONS, apply_corruption
 from robaudit.corruptions.constants import REFERENCE_SIZES, pick_reference
 from robaudit.errors import RobauditError
 from robaudit.seeding import seeded_generator
+from robaudit.suite_config import SuiteConfig
 
 Opt = typer.Option
+DATA_HELP = "dataset spec, as `score --data` takes: " + next(
+    i.help for i in settings_info(SuiteConfig) if i.name == "data")
 
 
 def command(
-    dataset: Annotated[str, typer.Argument(help="dataset spec: cifar10, cifar100, folder:PATH, npz:PATH, embedded")],
+    dataset: Annotated[str, typer.Argument(help=DATA_HELP)],
     out: Annotated[Path, Opt("--out", "-o", help="folder to write <corruption>.npy + labels.npy")],
     corruptions: Annotated[str | None, Opt(help="comma-separated names (default: all 15)")] = None,
     split: Annotated[str, Opt(help="dataset split")] = "test",

@@ -15,14 +15,15 @@ import typer
 from robaudit import config
 from robaudit.cli_options import given_values, typer_parameters, with_parameters
 from robaudit.errors import RobauditError
+from robaudit.references.backbones import ARCHITECTURES, BACKBONE_LIBRARIES
 from robaudit.references.kinds import REFERENCE_KINDS
 from robaudit.references.recipes import RECIPES, Recipe
 
 Opt = typer.Option
 RECIPE_INFOS = config.settings_info(Recipe)
 KIND_HELP = " | ".join(REFERENCE_KINDS.names())
-ARCH_HELP = ("auto (small-cnn with the small recipe, else resnet18) | resnet18 | resnet34 (CIFAR-size) | "
-             "small-cnn | timm:NAME | torchvision:NAME")
+ARCH_HELP = " | ".join(["auto (small-cnn with the small recipe, else resnet18)", *ARCHITECTURES.names(),
+                        *(f"{library}:NAME" for library in BACKBONE_LIBRARIES.names())])
 
 
 def _command(

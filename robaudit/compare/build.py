@@ -18,6 +18,7 @@ from robaudit.compare.load import ModelEntry, check_settings, load_sources
 from robaudit.compare.model_info import join_model_info, read_model_info
 from robaudit.compare.stats import N_RESAMPLES
 from robaudit.compare.tables import to_csv, to_json, to_markdown
+from robaudit.corruptions import CATEGORIES
 from robaudit.errors import RobauditError
 from robaudit.versions import package_versions
 
@@ -57,7 +58,7 @@ def _scatter_plan(rows: list[Row], columns: dict[str, Column]) -> list[tuple[str
     robust = next((k for k in ROBUST_KEYS if has(k)), None)
     plan = [("scatter_frev_f05.png", "f_rev_cpp", ["f05_cpp"]),
             ("scatter_f05_median_size.png", "f05_cpp", ["median_size"]),
-            ("scatter_frev_corruption.png", "f_rev_cpp", [f"corruption_acc_{c}" for c in ("low", "mid", "high")])]
+            ("scatter_frev_corruption.png", "f_rev_cpp", [f"corruption_acc_{c}" for c in CATEGORIES])]
     if robust:
         plan.insert(1, ("scatter_frev_robust_acc.png", "f_rev_cpp", [robust]))
         plan.append(("scatter_robust_acc_autoattack.png", "rb_autoattack_acc", [robust]))

@@ -15,6 +15,7 @@ from typing import Any
 
 from robaudit.compare import derived
 from robaudit.compare.load import ModelEntry
+from robaudit.corruptions import CATEGORIES
 
 Value = float | int | str | bool | None
 
@@ -139,12 +140,12 @@ def base_columns() -> list[Column]:
         direct("f05_ci_high", "adversarial_spectrum", "f_05.cycles_per_pixel.ci_high", "f_0.5 CI high",
                "cycles_per_pixel", None),
         text("norm", "attack norm", lambda e, b: dig(e.probes.get("adversarial_spectrum"), "norm")),
-        direct("median_size", "adversarial_spectrum", "size.median", "median minimal perturbation", "norm",
+        direct("median_size", "adversarial_spectrum", "size.median", "median minimal perturbation", "perturbation",
                "higher"),
         *[Column(bud.key, bud.label, "fraction", "higher", robust_accuracy(bud)) for bud in derived.BUDGETS],
         direct("corruption_acc", "corruptions", "overall_mean", "corruption accuracy", "fraction", "higher"),
         *[direct(f"corruption_acc_{cat}", "corruptions", f"category_mean.{cat}", f"corruption acc. ({cat} freq.)",
-                 "fraction", "higher") for cat in ("low", "mid", "high")],
+                 "fraction", "higher") for cat in CATEGORIES],
         Column("mce", "mCE vs baseline", "ratio", "lower", mean_corruption_error),
     ]
 

@@ -20,10 +20,8 @@ from robaudit.compare import derived
 from robaudit.compare.load import ModelEntry
 from robaudit.compare.stats import Correlation, correlate
 
-# Reference-model kinds (report["model"]["extra"]["kind"]) → the group a scatter marks them as.
-KIND_GROUPS = {"blur": "blur", "pca": "PCA", "neural": "regularized", "pixel": "regularized",
-               "response": "regularized", "baseline": "reference baseline"}
-MARKERS = {"model": "o", "blur": "s", "PCA": "^", "regularized": "D", "reference baseline": "v"}
+MODEL_GROUP = "model"  # models that are not robaudit reference models
+MARKERS = ("o", "v", "s", "^", "D", "P", "X", "*", "h")  # one per group, in registration order
 LABEL_LIMIT = 24  # name the points of plots with at most this many models
 
 
@@ -48,7 +46,19 @@ class Series:
 
 
 def group_of(kind: object) -> str:
-    return KIND_GROUPS.get(str(kind), "model") if kind else "model"
+    """The scatter group of a model whose report names reference kind ``kind`` (report["model"]
+    ["extra"]["kind"]): the kind's ``plot_group``; other models are MODEL_GROUP."""
+    from robaudit.references.kinds import REFERENCE_KINDS
+
+    return REFERENCE_KINDS.get(str(kind)).plot_group if kind and str(kind) in REFERENCE_KINDS else MODEL_GROUP
+
+
+def marker_of(group: str) -> str:
+    """A group's marker: fixed by the order the reference kinds are registered in."""
+    from robaudit.references.kinds import REFERENCE_KINDS
+
+    order = list(dict.fromkeys([MODEL_GROUP, *(REFERENCE_KINDS.get(k).plot_group for k in REFERENCE_KINDS.names())]))
+    return MARKERS[order.index(group) % len(MARKERS)] if group in order else MARKERS[0]
 
 
 def scatter(path: Path, x: Series, ys: list[Series], names: list[str], groups: list[str], seed: int,
@@ -65,7 +75,7 @@ def scatter(path: Path, x: Series, ys: list[Series], names: list[str], groups: l
             for group in sorted(set(groups)):
                 mask = np.array([g == group for g in groups]) & np.isfinite(x.values) & np.isfinite(series.values)
                 if mask.any():
-                    ax.scatter(x.values[mask], series.values[mask], marker=MARKERS[group], s=30,
+                    ax.scatter(x.values[mask], series.values[mask], marker=marker_of(group), s=30,
                                color=colours[s % len(colours)], edgecolor="black", linewidth=0.4,
                                label=f"{tag}{group}")
             ax.plot([], [], " ", label=f"{tag}{corr.label()}")

@@ -16,7 +16,7 @@ from robaudit.atomic import atomic_open, atomic_write_text, atomic_write_with
 from robaudit.corruptions import CORRUPTION_NAMES
 from robaudit.corruptions.ondisk import OFFICIAL_ARCHIVES, SEVERITIES
 from robaudit.corruptions.provenance import MANIFEST, read_manifest, set_identity
-from robaudit.errors import RobauditError
+from robaudit.errors import RobauditError, one_line
 
 
 def fetch_cifar_c(name: str, data_dir: str | Path) -> Path:
@@ -38,7 +38,7 @@ def fetch_cifar_c(name: str, data_dir: str | Path) -> Path:
         try:
             zenodo_download(records[name], {f"{name}.tar"}, save_dir=root)
         except Exception as exc:  # requests/urllib errors when offline
-            reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+            reason = one_line(exc)[:160]
             raise RobauditError(
                 f"could not download {name} ({reason}); download it by hand and pass --corruptions-dir DIR"
             ) from None

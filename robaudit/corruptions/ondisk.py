@@ -84,10 +84,6 @@ class NpySet(CorruptionSet):
     def available(self) -> list[str]:
         return sorted(p.stem for p in self.root.glob("*.npy") if p.stem != "labels")
 
-    def _block(self) -> int:
-        shape, _, _ = _npy_header(self.root / "labels.npy")
-        return shape[0] // 5 if shape[0] % 5 == 0 and shape[0] >= 5 else shape[0]
-
     def num_images(self, name: str, severity: int) -> int:
         shape, _, _ = _npy_header(self.root / f"{name}.npy")
         return shape[0] // 5

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from robaudit.models import local, robustbench_source, sources  # noqa: F401  (register the sources)
-from robaudit.models.base import MODEL_SOURCES, LoadOptions, ModelSource, parse_spec
+from robaudit.models.base import MODEL_SOURCES, LoadOptions, ModelSource, load_weights_only, parse_spec
 from robaudit.models.wrapper import AuditedModel, ModelInfo, resolve_device
 
 DEFAULT_MODEL = "embedded:cnn"
@@ -39,11 +39,8 @@ class EmbeddedModelSource(ModelSource):
         with _exclusive(path.with_name(path.name + ".lock")):  # one process trains, the others wait and reuse
             if not path.exists():
                 train_embedded_model(path)
-        try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # a truncated or foreign file in the cache: say how to recover
-            raise RobauditError(f"the cached embedded model {path} is unreadable ({type(exc).__name__}); "
-                                "delete it and run again to retrain it") from None
+        payload = load_weights_only(path, "the cached embedded model {path} is unreadable ({reason}); "
+                                          "delete it and run again to retrain it")
         net, info = local.build_from_payload(payload, "embedded:cnn")
         info.source = "embedded"
         info.extra["checkpoint"] = str(path)

@@ -9,14 +9,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from robaudit.errors import RobauditError
+from robaudit.errors import RobauditError, describe_exception
 from robaudit.models.wrapper import ModelInfo
-from robaudit.registry import Registry
+from robaudit.registry import Registry, suggest
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -61,17 +61,22 @@ def parse_spec(spec: str) -> tuple[str, str]:
     return prefix, name
 
 
+def load_weights_only(path: Path, error: str, mmap: bool = False) -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU: only tensors and plain containers are
+    unpickled. A file it cannot read (truncated, foreign, pickled objects) raises one RobauditError
+    line, ``error`` formatted with ``path`` and the ``reason``."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except Exception as exc:  # torch raises many types: UnpicklingError, RuntimeError, EOFError...
+        raise RobauditError(error.format(path=path, reason=describe_exception(exc)[:200])) from None
+
+
 def load_state_dict_file(path: Path) -> dict[str, torch.Tensor]:
     """Read a state dict saved with torch.save, safely (weights_only); unwrap common nestings."""
     if not path.is_file():
         raise RobauditError(f"weights file {path} does not exist; check the path")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for corrupt/unsafe files
-        raise RobauditError(
-            f"cannot read weights {path}: {str(exc).splitlines()[0][:200]}; "
-            "it must be a state dict saved with torch.save"
-        ) from None
+    payload = load_weights_only(path, "cannot read weights {path}: {reason}; it must be a state dict saved with "
+                                      "torch.save")
     for key in ("state_dict", "model", "model_state_dict"):
         if isinstance(payload, dict) and isinstance(payload.get(key), dict):
             payload = payload[key]
@@ -89,6 +94,11 @@ def load_weights_into(net: nn.Module, path: Path) -> None:
         raise RobauditError(
             f"weights {path} do not fit this architecture: {first[0].strip()[:200]}"
         ) from None
+
+
+def unknown_model(kind: str, name: str, choices: list[str], how: str) -> RobauditError:
+    """One line for a model name a source does not have: close matches, then ``how`` to list them."""
+    return RobauditError(f"unknown {kind} model {name!r}.{suggest(name, choices)} {how}")
 
 
 def offline_error(what: str, exc: BaseException, hint: str) -> RobauditError:

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from robaudit.errors import RobauditError, describe_exception
-from robaudit.models.base import MODEL_SOURCES, LoadOptions, ModelSource
+from robaudit.models.base import MODEL_SOURCES, LoadOptions, ModelSource, load_weights_only
 from robaudit.models.wrapper import ModelInfo
 from robaudit.references.checkpoint import FORMAT, build_from_checkpoint
 
@@ -61,13 +61,8 @@ class FileSource(ModelSource):
             raise RobauditError(f"model file {path} does not exist; check the path after file:")
         if _is_torchscript(path):
             return _load_torchscript(path, f"file:{name}")
-        try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # corrupt or pickled-object files
-            raise RobauditError(
-                f"cannot read checkpoint {path}: {describe_exception(exc)[:160]}; "
-                "file: takes a TorchScript archive or a robaudit checkpoint"
-            ) from None
+        payload = load_weights_only(path, "cannot read checkpoint {path}: {reason}; file: takes a TorchScript "
+                                          "archive or a robaudit checkpoint")
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
             raise RobauditError(
                 f"{path} is not a robaudit checkpoint (a bare state dict has no architecture); "

@@ -19,11 +19,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from robaudit.errors import RobauditError, describe_exception
+from robaudit.errors import RobauditError
 from robaudit.models import hub
-from robaudit.models.base import MODEL_SOURCES, LoadOptions, ModelSource, offline_error
+from robaudit.models.base import (
+    MODEL_SOURCES,
+    LoadOptions,
+    ModelSource,
+    load_weights_only,
+    offline_error,
+    unknown_model,
+)
 from robaudit.models.wrapper import ModelInfo
-from robaudit.registry import suggest
 from robaudit.robustbench_import import import_robustbench
 
 ROBUSTBENCH_SIZES = {"cifar10": (3, 32, 32), "cifar100": (3, 32, 32), "imagenet": (3, 224, 224)}
@@ -50,9 +56,9 @@ def resolve_name(name: str, zoo: dict[str, dict[str, list[str]]]) -> tuple[str, 
     if len(parts) == 3:
         dataset, threat, model = parts
         if dataset not in zoo:
-            raise _unknown("robustbench dataset", dataset, list(zoo), f"Valid: {', '.join(zoo)}.")
+            raise unknown_model("robustbench dataset", dataset, list(zoo), f"Valid: {', '.join(zoo)}.")
         if threat not in zoo[dataset]:
-            raise _unknown("robustbench threat", threat, list(zoo[dataset]), f"Valid: {', '.join(zoo[dataset])}.")
+            raise unknown_model("robustbench threat", threat, list(zoo[dataset]), f"Valid: {', '.join(zoo[dataset])}.")
     model = parts[-1]
     matches = [(ds, tm, model) for ds, by_threat in zoo.items() for tm, names in by_threat.items()
                if model in names and all(p in (ds, tm) for p in parts[:-1])]
@@ -61,14 +67,10 @@ def resolve_name(name: str, zoo: dict[str, dict[str, list[str]]]) -> tuple[str, 
     if not matches:
         known = sorted({n for by_threat in zoo.values() for names in by_threat.values() for n in names})
         where = "/".join(parts[:-1]) or "any dataset and threat model"
-        raise _unknown(f"robustbench ({where})", model, known, "See `robaudit models --source robustbench`.")
+        raise unknown_model(f"robustbench ({where})", model, known, "See `robaudit models --source robustbench`.")
     listed = ", ".join(f"robustbench:{ds}/{tm}/{n}" for ds, tm, n in matches)
     raise RobauditError(f"robustbench:{name} is in {len(matches)} places of RobustBench's zoo; "
                         f"choose one: {listed}")
-
-
-def _unknown(kind: str, name: str, choices: list[str], how: str) -> RobauditError:
-    return RobauditError(f"unknown {kind} model {name!r}.{suggest(name, choices)} {how}")
 
 
 def weights_origin(dataset: str, threat: str, name: str, entry: dict[str, Any]) -> tuple[str, str]:
@@ -112,11 +114,8 @@ def created_folders_removed_on_failure(folder: Path) -> Iterator[None]:
 def check_plain_weights(path: Path) -> None:
     """Read ``path`` with ``torch.load(weights_only=True)``: a file that needs more than tensors and
     plain containers (pickled code) is refused before RobustBench unpickles it."""
-    try:
-        torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
-    except Exception as exc:  # UnpicklingError for pickled objects, RuntimeError for corrupt files
-        raise RobauditError(f"checkpoint {path} is not a plain weights file that torch.load(weights_only=True) "
-                            f"reads ({describe_exception(exc)}); delete it to download it again") from None
+    load_weights_only(path, "checkpoint {path} is not a plain weights file that torch.load(weights_only=True) "
+                            "reads ({reason}); delete it to download it again", mmap=zipfile.is_zipfile(path))
 
 
 def fetch_checkpoints(files: list[tuple[Path, str]]) -> None:

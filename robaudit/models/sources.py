@@ -15,14 +15,10 @@ from robaudit.models.base import (
     ModelSource,
     load_weights_into,
     offline_error,
+    unknown_model,
 )
 from robaudit.models.wrapper import ModelInfo
-from robaudit.registry import suggest
 from robaudit.robustbench_import import import_robustbench
-
-
-def _unknown(kind: str, name: str, choices: list[str], how: str) -> RobauditError:
-    return RobauditError(f"unknown {kind} model {name!r}.{suggest(name, choices)} {how}")
 
 
 @MODEL_SOURCES.register("torchvision")
@@ -42,7 +38,7 @@ class TorchvisionSource(ModelSource):
         import torchvision
 
         if name not in self.available():
-            raise _unknown("torchvision", name, self.available(), "See `robaudit models --source torchvision`.")
+            raise unknown_model("torchvision", name, self.available(), "See `robaudit models --source torchvision`.")
         local = options.weights if options.weights and options.weights.suffix else None
         enum_name = str(options.weights) if options.weights and not local else "DEFAULT"
         try:
@@ -96,7 +92,7 @@ class TimmSource(ModelSource):
         from timm.data import resolve_data_config
 
         if not timm.is_model(name.split(".")[0]):
-            raise _unknown("timm", name, timm.list_models(), "See `robaudit models --source timm`.")
+            raise unknown_model("timm", name, timm.list_models(), "See `robaudit models --source timm`.")
         local = options.weights
         net = timm.create_model(name, pretrained=False) if local else _pretrained_timm(name)
         if local:

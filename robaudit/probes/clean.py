@@ -1,7 +1,7 @@
 """Is a model informative on the images a probe used? Clean accuracy against chance, and constancy.
 
 A probe refuses a verdict on a model that is at chance or predicts one class: its curves then
-measure nothing about frequency (docs/metrics.md, "Refused verdicts").
+measure nothing about frequency (docs/hybrid.md, "No verdict on an uninformative model").
 """
 
 from __future__ import annotations

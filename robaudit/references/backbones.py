@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from robaudit.errors import RobauditError
+from robaudit.errors import RobauditError, one_line
 from robaudit.registry import Registry
 
 CIFAR_DEPTHS = {"resnet18": (2, 2, 2, 2), "resnet34": (3, 4, 6, 3)}
@@ -148,7 +148,7 @@ def _timm(name: str, spec: ArchSpec) -> nn.Module:
         if not spec.pretrained:
             raise
         raise RobauditError(
-            f"cannot get pretrained weights for timm:{name} ({str(exc).splitlines()[0][:120]}); "
+            f"cannot get pretrained weights for timm:{name} ({one_line(exc)[:120]}); "
             "pass --no-pretrained to train from scratch"
         ) from None
 
@@ -168,7 +168,7 @@ def _torchvision(name: str, spec: ArchSpec) -> nn.Module:
     except Exception as exc:  # download failures surface as URLError/OSError/RuntimeError
         raise RobauditError(
             f"cannot get pretrained weights for torchvision:{name} "
-            f"({str(exc).splitlines()[0][:120]}); pass --no-pretrained to train from scratch"
+            f"({one_line(exc)[:120]}); pass --no-pretrained to train from scratch"
         ) from None
     _replace_head(net, spec.num_classes)
     return net

@@ -39,6 +39,7 @@ class ReferenceKind:
     alpha: ClassVar[dict[str, float]] = {}  # recipe name → default regularization strength α
     paper_grey: ClassVar[bool] = False  # the paper recipe trains on greyscale images
     paper_notes: ClassVar[tuple[str, ...]] = ()  # paper settings this kind does not reproduce
+    plot_group: ClassVar[str] = "regularized"  # how the leaderboard's scatter plots mark such models
 
     def recipe(self, name: str, arch: str, image_size: int, overrides: dict[str, Any]) -> Recipe:
         """The recipe ``name`` with this kind's defaults, then ``overrides``."""
@@ -78,11 +79,13 @@ def make_recipe(name: str, kind: str, arch: str, image_size: int, overrides: dic
 @REFERENCE_KINDS.register("baseline")
 class Baseline(ReferenceKind):
     name, description = "baseline", "plain supervised training (the comparison point)"
+    plot_group = "reference baseline"
 
 
 @REFERENCE_KINDS.register("blur")
 class Blur(ReferenceKind):
     name, description = "blur", "a fixed Gaussian blur (σ = --sigma px) before the backbone"
+    plot_group = "blur"
     paper_notes = ("the 2023 paper does not state its CIFAR schedule; the 2019 one is used",)
 
     def prefilter(self, recipe: Recipe, channels: int, hw: tuple[int, int]) -> list[dict[str, Any]]:
@@ -95,6 +98,7 @@ class Blur(ReferenceKind):
 @REFERENCE_KINDS.register("pca")
 class PCA(ReferenceKind):
     name, description = "pca", "a fixed projection onto the top --components principal components"
+    plot_group = "PCA"
     paper_notes = Blur.paper_notes
 
     def prefilter(self, recipe: Recipe, channels: int, hw: tuple[int, int]) -> list[dict[str, Any]]:

@@ -26,13 +26,15 @@ PCA_MAX_DIM = 16384  # C·H·W; the D×D float64 covariance then takes 2 GiB
 
 
 class Greyscale(nn.Module):
-    """(N, 3, H, W) → (N, 1, H, W) luminance; (N, 1, H, W) passes through."""
+    """(N, 3, H, W) → (N, 1, H, W) luminance; (N, 1, H, W) passes through. Its ``weight`` buffer
+    (the luminance weights, (1, 3, 1, 1)) is part of reference checkpoints' state dicts, which
+    load strictly."""
 
     weight: Tensor
 
     def __init__(self) -> None:
         super().__init__()
-        self.register_buffer("weight", torch.tensor(GREY_WEIGHTS).view(1, 3, 1, 1))  # kept for old checkpoints
+        self.register_buffer("weight", torch.tensor(GREY_WEIGHTS).view(1, 3, 1, 1))  # a key of saved state dicts
 
     def forward(self, x: Tensor) -> Tensor:
         return to_grey(x)

@@ -110,11 +110,6 @@ def apply_overrides(recipe: Recipe, overrides: dict[str, Any], where: str = "rec
     return build_settings(Recipe, values, where)
 
 
-def setting_names() -> list[str]:
-    """Every recipe key ``--set`` accepts."""
-    return [f.name for f in dataclasses.fields(Recipe) if f.name != "notes"]
-
-
 def parse_sets(items: list[str]) -> dict[str, str]:
     """['lr=0.1', 'epochs=3'] → {'lr': '0.1', 'epochs': '3'}."""
     out = {}

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from robaudit.atomic import check_writable
 from robaudit.data.base import ImageSet
 from robaudit.errors import RobauditError, describe_exception
+from robaudit.models.base import load_weights_only
 from robaudit.references import distributed as ddp
 from robaudit.references import train_setup
 from robaudit.references.checkpoint import make_checkpoint, save_torch
@@ -71,11 +72,7 @@ def train_reference(
 
 def read_state(path: Path) -> dict[str, Any]:
     """The resume state saved beside the checkpoint; an unreadable one is a one-line error."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - truncated, foreign or pickled-object files
-        raise RobauditError(f"{path} is not a readable resume state ({describe_exception(exc)[:160]}); "
-                            "delete it or pass --no-resume") from None
+    state = load_weights_only(path, "{path} is not a readable resume state ({reason}); delete it or pass --no-resume")
     if not isinstance(state, dict):
         raise RobauditError(f"{path} is not a resume state (a {type(state).__name__}); delete it or pass --no-resume")
     return state

@@ -19,8 +19,32 @@ from robaudit.suite_config import SuiteConfig, assemble_config, probe_flags
 
 # SuiteConfig fields that are not options of a zoo entry: the sweep sets them per model.
 _NOT_OPTIONS = {"model", "out", "probe_options", "command"}
-# Options holding a path (relative paths resolve against the zoo file's folder).
-PATH_OPTIONS = {"data_dir", "model_dir", "weights", "corruptions_dir"}
+
+
+def path_settings() -> tuple[set[str], set[tuple[str, str]]]:
+    """The settings that hold a path (``setting(path=True)``): zoo option names, and
+    (probe, setting) pairs as ``set`` entries name them."""
+    from robaudit.probes import PROBES
+
+    options = {i.name for i in settings_info(SuiteConfig) if i.path}
+    pairs = {(p, i.name) for p in PROBES.names() for i in settings_info(PROBES.get(p).Settings) if i.path}
+    options |= {key for key, targets in probe_flags().items() if any(t in pairs for t in targets)}
+    return options, pairs
+
+
+def _resolve_option(key: str, text: str, base_dir: Path) -> str:
+    """A path option's value against the zoo folder; `weights` without a file suffix is a
+    torchvision weights enum name, not a path."""
+    return text if key == "weights" and not Path(text).suffix else resolve_path(text, base_dir)
+
+
+def _resolve_set(entry: str, pairs: set[tuple[str, str]], base_dir: Path) -> str:
+    """A ``PROBE.SETTING=VALUE`` entry with VALUE resolved when that setting holds a path."""
+    key, eq, value = entry.partition("=")
+    probe, _, name = key.strip().partition(".")
+    if not eq or (probe, name.strip()) not in pairs or not value.strip() or value.strip() in ("null", "~"):
+        return entry
+    return f"{key}={resolve_path(value.strip(), base_dir)}"
 
 
 def score_options() -> dict[str, Any]:
@@ -33,10 +57,6 @@ def score_options() -> dict[str, Any]:
         options[key] = next(i.type for i in settings_info(PROBES.get(probe).Settings) if i.name == field)
     options["set"] = list[str]
     return options
-
-
-def score_option_names() -> list[str]:
-    return sorted(score_options())
 
 
 def check_option_names(values: dict[str, Any], where: str) -> None:
@@ -82,13 +102,12 @@ def resolve_spec_path(spec: str, base_dir: Path) -> str:
 def build_suite_config(spec: str, values: dict[str, Any], base_dir: Path, out: Path) -> SuiteConfig:
     """The SuiteConfig `score --model SPEC --out OUT` would build with these (checked) options."""
     values = dict(values)
-    for key in sorted(PATH_OPTIONS & set(values)):
-        text = None if values[key] is None else str(values[key])
-        if text is None or (key == "weights" and not Path(text).suffix):  # a torchvision weights enum name
-            continue
-        values[key] = resolve_path(text, base_dir)
+    options, pairs = path_settings()
+    for key in sorted(options & set(values)):
+        if values[key] is not None:
+            values[key] = _resolve_option(key, str(values[key]), base_dir)
     if "data" in values:
         values["data"] = resolve_spec_path(values["data"], base_dir)
-    sets = values.pop("set", None)
+    sets = [_resolve_set(str(entry), pairs, base_dir) for entry in values.pop("set", None) or []]
     suite = values | {"model": resolve_spec_path(spec, base_dir), "out": out}
-    return assemble_config(suite, [str(s) for s in sets] if sets else None)
+    return assemble_config(suite, sets or None)

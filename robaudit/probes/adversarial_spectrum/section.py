@@ -37,17 +37,21 @@ class F05(Section):
 
 
 class SizeStats(Section):
-    """Verified minimal sizes (median, mean, sample std; null where no image succeeded)."""
+    """Verified minimal sizes under the section's ``norm`` (median, mean, sample std; null where
+    no image succeeded)."""
 
-    median: float | None = metric(None, unit="linf", label="median minimal size", direction="higher", ge=0.0)
-    mean: float | None = metric(None, unit="linf", label="mean minimal size", direction="higher", ge=0.0)
-    std: float | None = metric(None, unit="linf", label="std of minimal sizes", ge=0.0)
+    median: float | None = metric(None, unit="perturbation", label="median minimal size", direction="higher",
+                                  ge=0.0)
+    mean: float | None = metric(None, unit="perturbation", label="mean minimal size", direction="higher", ge=0.0)
+    std: float | None = metric(None, unit="perturbation", label="std of minimal sizes", ge=0.0)
 
 
-class L2SizeStats(Section):
-    median: float | None = metric(None, unit="l2", label="median minimal size", direction="higher", ge=0.0)
-    mean: float | None = metric(None, unit="l2", label="mean minimal size", direction="higher", ge=0.0)
-    std: float | None = metric(None, unit="l2", label="std of minimal sizes", ge=0.0)
+class Size255Stats(Section):
+    """The L∞ sizes again in steps of 1/255 (L∞ runs only)."""
+
+    median: float | None = metric(None, unit="linf_255", label="median minimal size", direction="higher", ge=0.0)
+    mean: float | None = metric(None, unit="linf_255", label="mean minimal size", direction="higher", ge=0.0)
+    std: float | None = metric(None, unit="linf_255", label="std of minimal sizes", ge=0.0)
 
 
 class Protocol(Section):
@@ -82,7 +86,7 @@ class Passes(Section):
     backward: int = _count("backward image-passes of the search")
     sanity_forward: int = _count("forward image-passes of the sanity checks")
     sanity_backward: int = _count("backward image-passes of the sanity checks")
-    # 0 in reports written before folding existed (their attacks ran on the model as given).
+    # 0 where the attacks ran on the model as given (fold_batchnorm off, or no BatchNorm to fold).
     folded_batchnorms: int = metric(0, unit="count", label="BatchNorm layers folded into the model the attacks "
                                     "take gradients through", ge=0)
 
@@ -114,9 +118,10 @@ class AdversarialMetrics(Section):
     targeted: bool
     protocol: Protocol
     f_05: F05
-    size: L2SizeStats | SizeStats  # the unit is the run's norm
-    size_255: SizeStats | None
-    success_rate: float = metric(unit="fraction", label="verified success rate", direction="higher", ge=0.0, le=1.0)
+    size: SizeStats
+    size_255: Size255Stats | None
+    # The unbounded search's success: 1 unless the budget fell short (a sanity flag), so no direction.
+    success_rate: float = metric(unit="fraction", label="verified success rate", ge=0.0, le=1.0)
     n_attacked: int = _count("images attacked")
     n_success: int = _count("images with a verified adversarial")
     n_not_reached: int = metric(unit="count", label="images the attacks did not improve within the budget",

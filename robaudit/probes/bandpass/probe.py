@@ -21,13 +21,12 @@ from robaudit.config import setting
 from robaudit.probes.bandpass import render
 from robaudit.probes.bandpass.section import BandpassMetrics
 from robaudit.probes.base import PROBES, GridCell, Probe, ProbeContext, ProbeResult
-from robaudit.probes.fourier_heatmap.probe import seeded_subset
+from robaudit.seeding import seeded_subset
 
-CORNER_CPP = spectral.NYQUIST_CPP * math.sqrt(2)
 # The hybrid probe's grid (2023 paper, Nyquist fractions) in cpp, plus the corner of the grid,
 # where a low-pass keeps the whole image and a high-pass only its mean.
 DEFAULT_CUTOFFS = [0.0, .015, .02, .025, .03, .04, .045, .055, .065, .075, .085, .095, .11, .135, .165, .21, .285,
-                   0.5, round(CORNER_CPP, 4)]
+                   0.5, round(spectral.CORNER_CPP, 4)]
 
 
 @dataclass
@@ -35,7 +34,8 @@ class BandpassSettings:
     filter: str = setting("ideal", help="ideal radial masks (the hybrid probe's) or gaussian responses",
                           flag="bandpass-filter", choices=("ideal", "gaussian"))
     cutoffs: list[float] = setting(help="low-/high-pass cut-offs in cycles per pixel", flag="bandpass-cutoffs",
-                                   minimum=0.0, maximum=round(CORNER_CPP, 4), factory=lambda: list(DEFAULT_CUTOFFS))
+                                   minimum=0.0, maximum=round(spectral.CORNER_CPP, 4),
+                                   factory=lambda: list(DEFAULT_CUTOFFS))
     n_images: int = setting(128, help="test images filtered at every cut-off", flag="n-images", minimum=1)
 
 

@@ -27,6 +27,7 @@ from robaudit.models.wrapper import AuditedModel
 from robaudit.probes.base import PROBES, GridCell, Probe, ProbeContext, ProbeResult
 from robaudit.probes.corruptions import render
 from robaudit.probes.corruptions.section import CorruptionMetrics
+from robaudit.seeding import seeded_subset
 
 NAME = "corruptions"
 DEFAULT_NOISE_SWEEP = [0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2]
@@ -44,14 +45,15 @@ class CorruptionSettings:
     """Which corruptions and severities, on how many images, from a prebuilt set or generated."""
 
     corruptions_dir: str | None = setting(
-        None, flag="corruptions-dir", metavar="DIR",
+        None, flag="corruptions-dir", metavar="DIR", path=True,
         help="CIFAR-10-C / ImageNet-C folder, or fetch:CIFAR-10-C (default: generate on the fly)")
     corruptions: list[str] | None = setting(None, help="corruption names (default: all 15)")
     severities: list[int] = setting(factory=lambda: [1, 2, 3, 4, 5], help="severities, a subset of 1..5",
                                     minimum=1, maximum=5)
     n_images: int | None = setting(1000, help="seeded subset of images (None: all)", flag="n-images", minimum=1)
     grey: bool = setting(False, help="evaluate greyscale versions of the images", flag="grey")
-    baseline_report: str | None = setting(None, help="a baseline model's report.json for mCE-style relative error")
+    baseline_report: str | None = setting(None, help="a baseline model's report.json for mCE-style relative error",
+                                          path=True)
     noise_sweep: list[float] = setting(factory=lambda: list(DEFAULT_NOISE_SWEEP), minimum=0.0, maximum=1.0,
                                        help="Gaussian noise std grid ([0, 1] pixel units)")
 
@@ -76,13 +78,6 @@ class CorruptionSettings:
 
     def names(self) -> list[str]:
         return list(self.corruptions) if self.corruptions else list(CORRUPTION_NAMES)
-
-
-def seeded_subset(total: int, n_images: int | None, generator: torch.Generator) -> Tensor:
-    """Sorted seeded indices: all of range(total) if n_images is None or ≥ total."""
-    if n_images is None or n_images >= total:
-        return torch.arange(total)
-    return torch.randperm(total, generator=generator)[:n_images].sort().values
 
 
 @PROBES.register(NAME)

@@ -48,7 +48,7 @@ def plot_heatmap(m: dict[str, Any], path: Path) -> Path:
 
 def plot_categories(m: dict[str, Any], path: Path) -> Path:
     """Clean accuracy, the low / mid / high category means and the overall mean as bars."""
-    labels = ["clean", "low", "mid", "high", "overall"]
+    labels = ["clean", *CATEGORIES, "overall"]
     values = [m["clean_accuracy"], *(m["category_mean"][k] for k in CATEGORIES), m["overall_mean"]]
     with plotting.figure(path, 5, 3.2) as (_, ax):
         ax.bar(labels, [0 if v is None else v for v in values],

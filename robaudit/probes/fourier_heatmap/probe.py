@@ -23,16 +23,10 @@ from robaudit.corruptions.categories import LOW_MID_CPP, MID_HIGH_CPP
 from robaudit.probes.base import PROBES, GridCell, Probe, ProbeContext, ProbeResult
 from robaudit.probes.fourier_heatmap import render
 from robaudit.probes.fourier_heatmap.section import FourierHeatmapMetrics
+from robaudit.seeding import seeded_subset
 
 # Yin et al.'s L2 norms: CIFAR-10 (32 px) and ImageNet (224 px), in [0, 1] pixel units.
 SMALL_INPUT_EPS, LARGE_INPUT_EPS, SMALL_INPUT_MAX_SIDE = 4.0, 15.7, 64
-
-
-def seeded_subset(total: int, n_images: int, generator: torch.Generator) -> Tensor:
-    """Sorted seeded indices: n_images of range(total), or all when n_images ≥ total."""
-    if n_images >= total:
-        return torch.arange(total)
-    return torch.randperm(total, generator=generator)[:n_images].sort().values
 
 
 def default_eps(height: int, width: int) -> float:

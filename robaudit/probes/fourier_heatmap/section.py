@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from robaudit.report_model import Section, metric
+from robaudit.report_model import Section, metric, upper_bound
+from robaudit.spectral import CORNER_CPP, to_nyquist
+
+MAX_CPP, MAX_NYQUIST = upper_bound(CORNER_CPP), upper_bound(to_nyquist(CORNER_CPP))  # radial frequencies
 
 
 class PeakFrequency(Section):
     """Where the heat map's error is highest (ties: the lowest |f|)."""
 
-    cycles_per_pixel: float = metric(unit="cycles_per_pixel", label="|f| of highest Fourier error", ge=0, le=0.7072)
+    cycles_per_pixel: float = metric(unit="cycles_per_pixel", label="|f| of highest Fourier error", ge=0, le=MAX_CPP)
     nyquist_fraction: float = metric(unit="nyquist_fraction", label="|f| of highest Fourier error (Nyquist)",
-                                     ge=0, le=1.4143)
+                                     ge=0, le=MAX_NYQUIST)
     fy: float = metric(unit="cycles_per_pixel", label="vertical frequency of highest error", ge=-0.5, le=0.5)
     fx: float = metric(unit="cycles_per_pixel", label="horizontal frequency of highest error", ge=-0.5, le=0.5)
     error: float = metric(unit="fraction", label="highest Fourier error", direction="lower", ge=0, le=1)
