@@ -14,6 +14,7 @@ KNOWN_LIBRARY_WARNINGS: tuple[tuple[type[Warning], str, str], ...] = (
     (UserWarning, r"robustbench\.", r"pkg_resources is deprecated"),
     (DeprecationWarning, r"timm\.models\.", r"Importing from timm\.models\.\w+ is deprecated"),  # robustbench's imports
     (UserWarning, r"torchvision\.models\._utils", r"(The parameter 'pretrained'|Arguments other than a weight enum)"),
+    (FutureWarning, r"torch\.jit\._serialization", r"`torch\.jit\.load` is deprecated"),  # file: TorchScript models
 )
 
 

@@ -90,6 +90,8 @@ ROWS: list[Row] = [
     ("factory syntax error", lambda e: ["-m", e.factory("def make(:\n")], "SyntaxError"),
     ("factory missing", lambda e: ["-m", e.factory("def other():\n    pass\n").replace(":make", ":nope")],
      "no function"),
+    ("factory misspelt", lambda e: ["-m", e.factory("def make():\n    pass\n").replace(":make", ":mkae")],
+     "no function 'mkae'. Did you mean: make?"),
     ("factory returns a number", lambda e: ["-m", e.factory("def make():\n    return 3\n")], "not a torch"),
     ("forward raises", lambda e: ["-m", e.factory(net_factory("self.lin(x)"))], "first batch"),
     ("forward returns NaN", lambda e: ["-m", e.factory(net_factory("self.lin(x.flatten(1)) * float('nan')"))],

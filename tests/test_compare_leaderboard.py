@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import warnings
 from pathlib import Path
 
@@ -147,18 +148,44 @@ def test_model_info_joins_robustbench_numbers_and_adds_the_autoattack_plot(tmp_p
 
 def test_unknown_baseline_and_empty_sources_are_user_errors(tmp_path: Path) -> None:
     folder = zoo_sweep(tmp_path / "sweep")
-    with pytest.raises(RobauditError, match="--baseline 'nobody'"):
+    with pytest.raises(RobauditError, match="--baseline 'nobody' is not a model"):
         write_leaderboard([folder], tmp_path / "lb", baseline="nobody")
+    with pytest.raises(RobauditError, match="Did you mean: alpha"):
+        write_leaderboard([folder], tmp_path / "lb", baseline="alpah")
     with pytest.raises(RobauditError, match="neither a sweep folder"):
         write_leaderboard([tmp_path / "nothing"], tmp_path / "lb")
 
 
 def test_models_of_the_same_name_from_two_sweeps_are_told_apart(tmp_path: Path) -> None:
     first, second = zoo_sweep(tmp_path / "monday"), zoo_sweep(tmp_path / "tuesday", failed=None)
-    board = write_leaderboard([first, second, first / "models" / "alpha" / "report.json"], tmp_path / "lb")
+    copy = shutil.copytree(first / "models" / "alpha", tmp_path / "copies" / "models" / "alpha")
+    board = write_leaderboard([first, second, copy / "report.json"], tmp_path / "lb")
     names = [row["name"] for row in board["rows"]]
     assert names[:2] == ["alpha@monday", "beta@monday"] and "alpha@tuesday" in names
     assert names[-1] == "alpha@models" and len(set(names)) == len(names)
+
+
+def test_a_model_folder_given_twice_is_one_row(tmp_path: Path) -> None:
+    folder = zoo_sweep(tmp_path / "sweep")
+    once = write_leaderboard([folder], tmp_path / "once")
+    twice = write_leaderboard([folder, folder, folder / "models" / "alpha" / "report.json"], tmp_path / "twice")
+    assert [row["name"] for row in twice["rows"]] == [row["name"] for row in once["rows"]]
+    assert {c["n"] for c in twice["correlations"]} == {c["n"] for c in once["correlations"]}
+
+
+def test_a_reused_folder_keeps_no_figure_of_the_previous_leaderboard(tmp_path: Path) -> None:
+    from robaudit.compare.build import SCATTER_FILES
+
+    out = tmp_path / "lb"
+    first = write_leaderboard([zoo_sweep(tmp_path / "sweep")], out)
+    assert set(first["figures"]) <= {*SCATTER_FILES, "overlay_hybrid.png", "overlay_spectra.png",
+                                     "overlay_robust_acc.png"}
+    (out / "notes.txt").write_text("mine")
+    one = card(tmp_path / "one", "one", f_rev=0.1, f05=0.05, sizes=[0.01])
+    second = write_leaderboard([one], out)  # one model: no scatter plot
+    assert not any(name.startswith("scatter_") for name in second["figures"])
+    assert sorted(p.name for p in out.glob("*.png")) == sorted(second["figures"])
+    assert (out / "notes.txt").read_text() == "mine"
 
 
 def test_an_unmodified_score_card_reads_as_it_was_written(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ registry (robustbench.model_zoo.model_dicts) and torchvision's weight URLs."""
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import re
@@ -186,6 +187,20 @@ def test_listing_the_library_zoos_prints_no_library_warnings() -> None:
         done = subprocess.run([sys.executable, "-m", "robaudit", "models", "resnet", "--source", source],
                               capture_output=True, text=True, env=env, timeout=300)
         assert done.returncode == 0 and "Warning" not in done.stderr, done.stderr
+
+
+def test_scoring_a_torchscript_model_prints_no_library_warnings(tmp_path: Path) -> None:
+    """torch deprecates its own TorchScript loader; the file: source still reads the user's
+    TorchScript files, and the CLI hides exactly that notice."""
+    net = torch.jit.script(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3072, 10)))
+    meta = json.dumps({"input_size": [3, 32, 32], "num_classes": 10})
+    torch.jit.save(net, str(tmp_path / "ts.pt"), _extra_files={"robaudit.json": meta})
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    env.pop("PYTHONWARNINGS", None)
+    done = subprocess.run([sys.executable, "-m", "robaudit", "score", "-m", f"file:{tmp_path / 'ts.pt'}", "-d",
+                           "embedded", "--probes", "hybrid", "--n-images", "20", "--hybrid-seeds", "1", "-q",
+                           "-o", str(tmp_path / "out")], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0 and "Warning" not in done.stderr, done.stderr
 
 
 def test_timm_offline_reads_weights_from_a_filled_hub_cache(empty_caches: list[str], tmp_path: Path,

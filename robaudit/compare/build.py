@@ -20,6 +20,7 @@ from robaudit.compare.stats import N_RESAMPLES
 from robaudit.compare.tables import to_csv, to_json, to_markdown
 from robaudit.corruptions import CATEGORIES
 from robaudit.errors import RobauditError
+from robaudit.registry import suggest
 from robaudit.versions import package_versions
 
 SEED = 0  # bootstrap resamples over models
@@ -68,6 +69,12 @@ def _scatter_plan(rows: list[Row], columns: dict[str, Column]) -> list[tuple[str
     return [(file, x, ys) for file, x, ys in kept if ys]
 
 
+SCATTER_FILES = ("scatter_frev_f05.png", "scatter_frev_robust_acc.png", "scatter_f05_median_size.png",
+                 "scatter_frev_corruption.png", "scatter_robust_acc_autoattack.png", "scatter_frev_flp50.png")
+"""Every scatter plot file a leaderboard may draw (those it does not draw this time are removed, so
+a folder reused for another leaderboard holds no figure of the previous one)."""
+
+
 def _figures(entries: list[ModelEntry], rows: list[Row], columns: dict[str, Column],
              out: Path) -> tuple[list[str], list[CorrelationInfo]]:
     names = [r.name for r in rows]
@@ -92,9 +99,25 @@ def _figures(entries: list[ModelEntry], rows: list[Row], columns: dict[str, Colu
     for file, draw in overlays:
         if draw(out / file, done):
             made.append(file)
-        else:
-            (out / file).unlink(missing_ok=True)
+    for file in {*SCATTER_FILES, *(file for file, _ in overlays)} - set(made):
+        (out / file).unlink(missing_ok=True)
     return made, correlations
+
+
+def _baseline(entries: list[ModelEntry], name: str) -> ModelEntry:
+    """The --baseline model: a finished one with a corruptions section, else one RobauditError line."""
+    usable = [e.name for e in entries if e.report is not None and "corruptions" in e.probes]
+    choices = f"models with one: {', '.join(usable)}" if usable else "no model of this leaderboard has one"
+    base = next((e for e in entries if e.name == name), None)
+    if base is None:
+        raise RobauditError(f"--baseline {name!r} is not a model of this leaderboard."
+                            f"{suggest(name, [e.name for e in entries])} It needs a corruptions section; {choices}.")
+    if base.report is None:
+        raise RobauditError(f"--baseline {name!r} did not finish ({base.reason}); {choices}")
+    if "corruptions" not in base.probes:
+        raise RobauditError(f"--baseline {name!r} has no corruptions section (run the corruptions probe on it); "
+                            f"{choices}")
+    return base
 
 
 def build_leaderboard(sources: list[Path], out: Path, *, baseline: str | None, model_info: Path | None,
@@ -102,13 +125,7 @@ def build_leaderboard(sources: list[Path], out: Path, *, baseline: str | None, m
     """Read, check and tabulate; draws the figures into ``out``."""
     entries = load_sources(sources)
     differing = check_settings(entries, allow_mixed)
-    base = None
-    if baseline is not None:
-        base = next((e for e in entries if e.name == baseline), None)
-        if base is None or base.report is None or "corruptions" not in base.probes:
-            names = ", ".join(e.name for e in entries)
-            raise RobauditError(f"--baseline {baseline!r} must name a finished model with a corruptions section "
-                                f"among: {names}")
+    base = None if baseline is None else _baseline(entries, baseline)
     if model_info is not None and join_model_info(entries, read_model_info(model_info)) == 0:
         raise RobauditError(f"--model-info {model_info}: no file matches a model name of this leaderboard")
     columns = all_columns(entries, with_model_info=model_info is not None)

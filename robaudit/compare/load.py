@@ -91,10 +91,23 @@ def _from_sweep(folder: Path) -> list[ModelEntry]:
     return entries
 
 
+def _without_repeats(entries: list[ModelEntry]) -> list[ModelEntry]:
+    """The entries with each model folder once (a source given twice, or a sweep and one of its
+    model folders, would count a model twice in the correlations)."""
+    seen: set[Path] = set()
+    kept = []
+    for entry in entries:
+        folder = entry.folder.resolve()
+        if folder not in seen:
+            seen.add(folder)
+            kept.append(entry)
+    return kept
+
+
 def load_sources(sources: list[Path]) -> list[ModelEntry]:
     """Entries from each source: a sweep folder, a score folder or a report.json file. Names are
     the sweep's model names or the score folder's name; a repeated name gets its source folder's
-    name appended."""
+    name appended. A model folder reached twice is read once."""
     entries: list[ModelEntry] = []
     for source in sources:
         path = Path(source).expanduser()
@@ -109,6 +122,7 @@ def load_sources(sources: list[Path]) -> list[ModelEntry]:
         for entry in found:
             entry.source = path.resolve()
         entries += found
+    entries = _without_repeats(entries)
     seen: dict[str, int] = {}
     for entry in entries:
         seen[entry.name] = seen.get(entry.name, 0) + 1

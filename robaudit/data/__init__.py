@@ -48,7 +48,8 @@ def check_compatible(model: ModelInput, data: DatasetInfo) -> None:
         )
     if tuple(model.input_size) != tuple(data.image_size):
         hint = ("use a matching dataset" if model.input_size[0] != data.image_size[0]
-                else "use a matching dataset, or pass --resize to resize the images (recorded in the report)")
+                else "use a matching dataset, or pass --resize (`resize: true` in a zoo file) to resize the images "
+                     "(recorded in the report)")
         raise RobauditError(
             f"{model.spec} takes inputs of size {tuple(model.input_size)} (C, H, W) but "
             f"{data.spec} images are {tuple(data.image_size)}; {hint}"

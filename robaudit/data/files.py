@@ -86,7 +86,8 @@ class FileImageSet(ImageSet):
             if tuple(image.shape[1:]) != (height, width):
                 if not self.resize:
                     raise RobauditError(f"{self.files[index]} is {image.shape[2]}×{image.shape[1]} px, not "
-                                        f"{width}×{height}; pass --resize to resize images to the model")
+                                        f"{width}×{height}; pass --resize (`resize: true` in a zoo file) to resize "
+                                        "images to the model")
                 image = resize_images(image[None], (height, width), self.crop_pct)[0]
             out[row] = image.float().div_(255.0)
         return out, self._labels[indices]
@@ -147,7 +148,8 @@ def open_image_files(spec: str, name: str, split: str, root: Path, options: Data
     else:
         odd = next(f for f, fact in zip(files, facts, strict=True) if fact.size != facts[0].size)
         raise RobauditError(f"images in {root} differ in size ({files[0].name} and {odd.name}); "
-                            "make them one size, or pass --resize to `score` to resize them to the model's")
+                            "make them one size, or pass --resize (`resize: true` in a zoo file) to resize them to the "
+                            "model's")
     info = DatasetInfo(spec=spec, name=name, split=split, num_images=0, num_classes=len(classes),
                        image_size=size, class_names=classes, source=str(root),  # type: ignore[arg-type]
                        sha256=content_sha256(root, files, facts))

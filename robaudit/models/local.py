@@ -20,6 +20,7 @@ from robaudit.errors import RobauditError, describe_exception
 from robaudit.models.base import MODEL_SOURCES, LoadOptions, ModelSource, load_weights_only
 from robaudit.models.wrapper import ModelInfo
 from robaudit.references.checkpoint import FORMAT, build_from_checkpoint
+from robaudit.registry import suggest
 
 
 def info_from_meta(spec: str, source: str, meta: dict[str, Any]) -> ModelInfo:
@@ -116,7 +117,8 @@ class PythonSource(ModelSource):
         module = _import_target(target)
         factory = getattr(module, func_name, None)
         if not callable(factory):
-            raise RobauditError(f"{target} has no function {func_name!r}")
+            functions = sorted(k for k, v in vars(module).items() if callable(v) and not k.startswith("_"))
+            raise RobauditError(f"{target} has no function {func_name!r}.{suggest(func_name, functions)}")
         try:
             made = factory()
         except Exception as exc:  # the user's code: any exception becomes one line naming it
