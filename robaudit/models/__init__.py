@@ -12,8 +12,9 @@ import torch
 from torch import nn
 
 from robaudit.models import local, robustbench_source, sources  # noqa: F401  (register the sources)
-from robaudit.models.base import MODEL_SOURCES, LoadOptions, ModelSource, load_weights_only, parse_spec
+from robaudit.models.base import MODEL_SOURCES, LoadOptions, ModelSource, parse_spec
 from robaudit.models.wrapper import AuditedModel, ModelInfo, resolve_device
+from robaudit.torch_files import load_weights_only
 
 DEFAULT_MODEL = "embedded:cnn"
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 from torch import nn
 
-from robaudit.errors import RobauditError, describe_exception
+from robaudit.errors import RobauditError
 from robaudit.models.wrapper import ModelInfo
 from robaudit.registry import Registry, suggest
+from robaudit.torch_files import load_weights_only
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -59,16 +60,6 @@ def parse_spec(spec: str) -> tuple[str, str]:
         )
     MODEL_SOURCES.get(prefix)  # unknown prefix → error with suggestions
     return prefix, name
-
-
-def load_weights_only(path: Path, error: str, mmap: bool = False) -> Any:
-    """``torch.load(path, weights_only=True)`` on the CPU: only tensors and plain containers are
-    unpickled. A file it cannot read (truncated, foreign, pickled objects) raises one RobauditError
-    line, ``error`` formatted with ``path`` and the ``reason``."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
-    except Exception as exc:  # torch raises many types: UnpicklingError, RuntimeError, EOFError...
-        raise RobauditError(error.format(path=path, reason=describe_exception(exc)[:200])) from None
 
 
 def load_state_dict_file(path: Path) -> dict[str, torch.Tensor]:

@@ -17,10 +17,11 @@ import torch
 from torch import nn
 
 from robaudit.errors import RobauditError, describe_exception
-from robaudit.models.base import MODEL_SOURCES, LoadOptions, ModelSource, load_weights_only
+from robaudit.models.base import MODEL_SOURCES, LoadOptions, ModelSource
 from robaudit.models.wrapper import ModelInfo
 from robaudit.references.checkpoint import FORMAT, build_from_checkpoint
 from robaudit.registry import suggest
+from robaudit.torch_files import load_weights_only
 
 
 def info_from_meta(spec: str, source: str, meta: dict[str, Any]) -> ModelInfo:

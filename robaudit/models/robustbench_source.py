@@ -25,12 +25,12 @@ from robaudit.models.base import (
     MODEL_SOURCES,
     LoadOptions,
     ModelSource,
-    load_weights_only,
     offline_error,
     unknown_model,
 )
 from robaudit.models.wrapper import ModelInfo
 from robaudit.robustbench_import import import_robustbench
+from robaudit.torch_files import load_weights_only
 
 ROBUSTBENCH_SIZES = {"cifar10": (3, 32, 32), "cifar100": (3, 32, 32), "imagenet": (3, 224, 224)}
 ROBUSTBENCH_CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet": 1000}

@@ -22,7 +22,6 @@ from torch import Tensor, nn
 from robaudit.atomic import check_writable
 from robaudit.data.base import ImageSet
 from robaudit.errors import RobauditError, describe_exception
-from robaudit.models.base import load_weights_only
 from robaudit.references import distributed as ddp
 from robaudit.references import train_setup
 from robaudit.references.checkpoint import make_checkpoint, save_torch
@@ -32,6 +31,7 @@ from robaudit.references.recipes import learning_rate
 from robaudit.references.setup import Prepared, TrainSpec, load_data, prepare
 from robaudit.references.trainee import Trainee, accuracy, augment, contrast, jitter, regularizer_fit, rotate90
 from robaudit.seeding import seeded_generator
+from robaudit.torch_files import load_weights_only
 
 FIT_PAIRS = 256  # fixed pairs/images on which the regularizer's fit is reported each epoch
 
