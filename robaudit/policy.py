@@ -186,10 +186,11 @@ def _judge(rule: Rule, value: Any, direction: str | None) -> tuple[bool, str]:
                             "use equals: for true/false metrics")
     if math.isnan(value):
         return False, "metric is NaN"
-    low = rule.min if rule.better_than is None or direction != "higher" else max(rule.min or -math.inf,
-                                                                                rule.better_than)
-    high = rule.max if rule.better_than is None or direction != "lower" else min(rule.max or math.inf,
-                                                                                rule.better_than)
+    low, high = rule.min, rule.max
+    if rule.better_than is not None and direction == "higher":
+        low = rule.better_than if low is None else max(low, rule.better_than)
+    if rule.better_than is not None and direction == "lower":
+        high = rule.better_than if high is None else min(high, rule.better_than)
     passed = (low is None or value >= low) and (high is None or value <= high)
     return passed, "" if passed else f"{value:g} violates {rule.describe(direction)}"
 

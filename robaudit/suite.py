@@ -93,8 +93,12 @@ def check_first_batch(model: AuditedModel, data: ImageSet, batch_size: int) -> N
 
 def run_probe(probe: Probe, model: AuditedModel, data: ImageSet, config: SuiteConfig,
               progress: ProgressFactory) -> tuple[ProbeResult, ResultCache]:
-    """Run one probe with a cache keyed by model weights, data identity, settings and seed."""
-    namespace = {"robaudit": __version__, "model": model.info.weights_sha256, "data": data.info.sha256,
+    """Run one probe with a cache keyed by the model's identity (weights, normalisation, input size
+    and the code of a py: factory or TorchScript file), the data's, the settings and the seed."""
+    info = model.info  # the weights, and what else decides the model's function: normalisation, code
+    identity = [info.weights_sha256, list(info.mean), list(info.std), list(info.input_size),
+                info.extra.get("code_sha256")]
+    namespace = {"robaudit": __version__, "model": identity, "data": data.info.sha256,
                  "image_size": list(data.info.image_size), "resized": data.info.extra.get("resized"),
                  "probe": probe.name, "settings": probe.settings_json(), "seed": config.seed,
                  "batch_size": config.batch_size, "device": model.device.type}

@@ -264,3 +264,18 @@ def test_standard_and_paper_try_pgd_near_the_best_size_first_and_the_card_says_s
     assert _near_first(resolve_protocol("standard").to_json("l2")) == ", the first just below the best size"
     assert _near_first(resolve_protocol("fast").to_json("l2")) == ""
     assert _near_first({"bisection_steps": 6}) == ""  # a report written before the field existed
+
+
+def test_verification_refuses_candidates_whose_logits_are_not_finite() -> None:
+    """argmax of a NaN row names a class; a candidate the model answers with NaN is no adversarial."""
+
+    class NanBetweenLevels(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            off = (x * 255 - (x * 255).round()).flatten(1).abs().amax(1, keepdim=True) > 1e-3
+            logits = torch.stack([x.flatten(1).mean(1), 1 - x.flatten(1).mean(1)], 1)
+            return torch.where(off, torch.full_like(logits, float("nan")), logits)
+
+    x = torch.full((3, 1, 2, 2), 0.2)
+    labels = NanBetweenLevels()(x).argmax(1)
+    verdict = verify(NanBetweenLevels(), x, x + 0.5 / 255, labels, None, "linf")
+    assert not bool(verdict.ok.any()) and bool(torch.isinf(verdict.size).all())

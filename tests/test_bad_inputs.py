@@ -97,6 +97,9 @@ ROWS: list[Row] = [
     ("forward returns NaN", lambda e: ["-m", e.factory(net_factory("self.lin(x.flatten(1)) * float('nan')"))],
      "NaN"),
     ("forward returns infinity", lambda e: ["-m", e.factory(net_factory("self.lin(x.flatten(1)) / 0.0"))], "NaN"),
+    ("forward NaN between pixel levels", lambda e: ["-m", e.factory(net_factory(
+        "self.lin(x.flatten(1)) * torch.where((x * 255 - (x * 255).round()).flatten(1).abs().amax(1, keepdim=True)"
+        " > 1e-3, float('nan'), 1.0)"))], "NaN or infinite logits for"),
     ("output width 12 for 10 classes", lambda e: ["-m", e.factory(net_factory("self.lin(x.flatten(1))", 12))],
      "12"),
     ("forward returns a 1-d tensor", lambda e: ["-m", e.factory(net_factory("self.lin(x.flatten(1)).sum(1)"))],

@@ -61,6 +61,42 @@ def test_folder_images_rewritten_at_the_same_size_miss_the_cache(tmp_path: Path,
     assert again["provenance"]["cache"]["misses"] > 0 and again["provenance"]["cache"]["hits"] == 0
 
 
+FACTORY = """import torch
+from torch import nn
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.lin = nn.Linear(3 * 32 * 32, 10)
+    def forward(self, x):
+        return {forward}
+
+def make():
+    return {{"model": Net(), "input_size": [3, 32, 32], "num_classes": 10, "mean": [{mean}] * 3, "std": [0.25] * 3}}
+"""
+PLAIN = {"forward": "self.lin(x.flatten(1))", "mean": 0.5}
+
+
+@pytest.mark.parametrize("change", [{"forward": "self.lin(x.flatten(1)).flip(1)"}, {"mean": 0.4}],
+                         ids=["forward code", "normalisation"])
+def test_a_model_changed_beside_its_weights_misses_the_cache(tmp_path: Path, files: dict[str, str],
+                                                               change: dict[str, object]) -> None:
+    """The weights stay bit for bit the same; the factory's forward pass or normalisation changes."""
+    factory, out = tmp_path / "net.py", tmp_path / "card"
+    factory.write_text(FACTORY.format(**PLAIN))
+    args = ["score", "-m", f"py:{factory}:make", "-d", files["a"], "-o", out, *CHEAP]
+    assert run(*args) == 0
+    first = json.loads((out / "report.json").read_text())
+    assert run(*args) == 0  # the control: nothing changed, everything from the cache
+    assert json.loads((out / "report.json").read_text())["provenance"]["cache"]["misses"] == 0
+    factory.write_text(FACTORY.format(**{**PLAIN, **change}))
+    assert run(*args) == 0
+    again = json.loads((out / "report.json").read_text())
+    assert again["model"]["weights_sha256"] == first["model"]["weights_sha256"]
+    assert again["provenance"]["cache"]["misses"] > 0 and again["provenance"]["cache"]["hits"] == 0
+
+
 def test_a_corruption_set_from_other_data_or_seed_is_refused(tmp_path: Path, files: dict[str, str],
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     made = tmp_path / "set"
@@ -69,6 +105,10 @@ def test_a_corruption_set_from_other_data_or_seed_is_refused(tmp_path: Path, fil
     assert run("score", "-d", files["a"], "-o", tmp_path / "ok", *card) == 0  # the control: the set's own data
     report = json.loads((tmp_path / "ok" / "report.json").read_text())
     assert report["probes"]["corruptions"]["source"] == f"npy:{made}"
+    more = [*card, "--n-images", "20"]  # more images asked for than the set holds: its 5 (and the clean 5)
+    assert run("score", "-d", files["a"], "-o", tmp_path / "more", *more) == 0
+    section = json.loads((tmp_path / "more" / "report.json").read_text())["probes"]["corruptions"]
+    assert section["n_images"] == section["n_clean_images"] == 5
     capsys.readouterr()
     assert run("score", "-d", files["b"], "-o", tmp_path / "other", *card) == 2
     assert "was made from" in capsys.readouterr().err

@@ -93,3 +93,13 @@ def test_the_example_policy_names_declared_metrics() -> None:
     assert all(rule.metric in declared for rule in rules), [r.metric for r in rules if r.metric not in declared]
     assert declared["probes.bandpass.f_lp50.cycles_per_pixel"].unit == "cycles_per_pixel"
     assert declared["probes.corruptions.overall_mean"].direction == "higher"
+
+
+def test_a_zero_bound_holds_beside_better_than() -> None:
+    """`max: 0` is a bound like any other: `better_than` must not replace it."""
+    from robaudit.policy import Rule, evaluate
+
+    report = {"probes": {"corruptions": {"relative_error": {"mce": 0.3}, "overall_mean": 0.5}}}
+    assert not evaluate(report, [Rule("probes.corruptions.relative_error.mce", max=0, better_than=0.5)])["passed"]
+    assert evaluate(report, [Rule("probes.corruptions.relative_error.mce", max=0.4, better_than=0.5)])["passed"]
+    assert not evaluate(report, [Rule("probes.corruptions.overall_mean", min=0.6, better_than=0.1)])["passed"]

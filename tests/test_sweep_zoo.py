@@ -148,7 +148,7 @@ def test_every_bad_entry_is_reported_at_once_exit_2_and_nothing_runs(
     zoo = write_zoo(make_zoo_folder(tmp_path), ["file:refs/a.pt", *entries, *duplicates])
     assert main(["sweep", str(zoo), "-o", str(tmp_path / "out"), "-q"]) == 2
     err = capsys.readouterr().err
-    assert "Traceback" not in err and f"{len(BAD_ENTRIES) + 1} bad entries" in err
+    assert "Traceback" not in err and f"{len(BAD_ENTRIES) + 2} bad entries" in err  # both 'dup' entries
     reported = [line for line in err.splitlines() if line.strip().startswith("models[")]
     assert len(reported) == len(BAD_ENTRIES) + 1
     assert "models[15], models[16]: 2 models are named 'dup'" in err

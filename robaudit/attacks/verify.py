@@ -90,13 +90,16 @@ def verify(
     """Verify candidates x_adv (N, C, H, W) for clean images x against the criterion.
 
     A candidate is accepted when it is finite, inside [0, 1] (no tolerance), and the model,
-    re-run in eval mode, meets the criterion on it. Its size is recomputed from x_adv − x.
+    re-run in eval mode, gives finite logits that meet the criterion on it. Its size is
+    recomputed from x_adv − x.
     """
     model.eval()
     finite = torch.isfinite(x_adv).flatten(1).all(dim=1)
     safe = torch.where(torch.isfinite(x_adv), x_adv, x)
     in_box = ((safe >= 0) & (safe <= 1)).flatten(1).all(dim=1)
-    adversarial = criterion_met(model(safe).float(), labels, targets)
+    logits = model(safe).float()
+    # NaN logits meet no criterion (argmax would pick the NaN class and call it adversarial).
+    adversarial = criterion_met(logits, labels, targets) & torch.isfinite(logits).all(dim=1)
     ok = finite & in_box & adversarial
     size = distances(x, safe, norm)
     size = torch.where(ok, size, torch.full_like(size, float("inf")))

@@ -36,11 +36,12 @@ def command(
     json_out: Annotated[bool, Opt("--json", help="print sweep.json (or the plan) on stdout")] = False,
 ) -> None:
     """Audit every model of a zoo file: exit 0 all done, 1 some failed, 2 bad zoo file."""
-    from robaudit.sweep.executors import ExecutorOptions
+    from robaudit.sweep.executors import EXECUTORS, ExecutorOptions
     from robaudit.sweep.progress import dry_run_table, summary_table
     from robaudit.sweep.runner import jobs_as_json, plan_only, run_sweep
 
-    console = Console()
+    console, err = Console(), Console(stderr=True)
+    EXECUTORS.get(executor)  # an unknown executor is bad input, with --dry-run too
     if dry_run:
         planned = plan_only(zoo, out)
         if json_out:
@@ -52,12 +53,27 @@ def command(
                               cpus_per_model=cpus_per_model, max_retries=max_retries,
                               slurm_partition=slurm_partition, slurm_gpus_per_task=slurm_gpus_per_task,
                               slurm_time=slurm_time, slurm_cluster=slurm_cluster)
-    outcome = run_sweep(zoo, out, executor, options, console=Console(stderr=True),
-                        show_progress=not (quiet or json_out), command=" ".join(["robaudit", *sys.argv[1:]]))
+    try:
+        outcome = run_sweep(zoo, out, executor, options, console=err, show_progress=not (quiet or json_out),
+                            command=" ".join(["robaudit", *sys.argv[1:]]))
+    except KeyboardInterrupt:
+        kept = (f"each model's status is in {out / 'sweep.json'}; finished models are kept and a model stopped "
+                "mid-run resumes from its partial results" if (out / "sweep.json").is_file() else "no model ran")
+        _line(err, "interrupted", f"{kept}: run the same `robaudit sweep` command again to resume")
+        raise SystemExit(130) from None  # exit code 130 without the generic hint of other commands
     if json_out:
         print(json.dumps(outcome.record, indent=2))
     elif not quiet:
         console.print(summary_table(outcome.record["models"]))
         console.print(f"sweep record: {out / 'sweep.json'}; report cards under {out / 'models'}")
+    if outcome.record.get("leaderboard_error"):  # a failure: reported in every mode
+        _line(err, "leaderboard not written", outcome.record["leaderboard_error"])
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)
+
+
+def _line(err: Console, label: str, text: str) -> None:
+    """One line on stderr: the label in red, then ``text`` verbatim (never read as Rich markup)."""
+    from rich.markup import escape
+
+    err.print(f"[red]{label}:[/] {escape(text)}", highlight=False, soft_wrap=True)

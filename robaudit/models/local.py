@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from robaudit.digests import file_sha256
 from robaudit.errors import RobauditError, describe_exception
 from robaudit.models.base import MODEL_SOURCES, LoadOptions, ModelSource
 from robaudit.models.wrapper import ModelInfo
@@ -62,7 +63,9 @@ class FileSource(ModelSource):
         if not path.is_file():
             raise RobauditError(f"model file {path} does not exist; check the path after file:")
         if _is_torchscript(path):
-            return _load_torchscript(path, f"file:{name}")
+            net, info = _load_torchscript(path, f"file:{name}")
+            info.extra["code_sha256"] = file_sha256(path)  # its forward code and metadata, beside the weights
+            return net, info
         payload = load_weights_only(path, "cannot read checkpoint {path}: {reason}; file: takes a TorchScript "
                                           "archive or a robaudit checkpoint")
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
@@ -128,12 +131,16 @@ class PythonSource(ModelSource):
         net = made["model"] if isinstance(made, dict) else made
         if not isinstance(net, nn.Module):
             raise RobauditError(f"py:{name} returned {type(net).__name__}, not a torch.nn.Module")
-        if "num_classes" not in meta or "input_size" not in meta:
+        from_dataset = "num_classes" not in meta or "input_size" not in meta
+        if from_dataset:
             meta.update(input_size=[0, 0, 0], num_classes=0)
-            info = info_from_meta(f"py:{name}", "py", meta)
+        info = info_from_meta(f"py:{name}", "py", meta)
+        if from_dataset:
             info.extra["from_dataset"] = True
-            return net, info
-        return net, info_from_meta(f"py:{name}", "py", meta)
+        source = getattr(module, "__file__", None)
+        if source and Path(source).is_file():  # the factory's code: a changed forward pass is another model
+            info.extra["code_sha256"] = file_sha256(Path(source))
+        return net, info
 
 
 def _import_target(target: str) -> Any:

@@ -108,7 +108,14 @@ class ProbeContext:
     def predict_logits(self, x: Tensor) -> Tensor:
         """Logits (N, K) for x (N, C, H, W) in [0, 1], in batches of ``batch_size`` on the device."""
         outputs = [self._forward(chunk.to(self.device, non_blocking=True)) for chunk in x.split(self.batch_size)]
-        return torch.cat(outputs).float()
+        logits = torch.cat(outputs).float()
+        finite = torch.isfinite(logits).all(dim=-1)
+        if not bool(finite.all()):  # a verdict from NaN logits would be noise (argmax picks the NaN)
+            spec = getattr(getattr(self.model, "info", None), "spec", "the model")
+            raise RobauditError(f"{spec} gives NaN or infinite logits for {int((~finite).sum())} of {len(logits)} "
+                                "images a probe made from the data (it was finite on clean images); no probe can "
+                                "judge it — check its forward pass on inputs between the pixel levels")
+        return logits
 
     def _forward(self, x: Tensor) -> Tensor:
         """The model on x (N, C, H, W) in channels-last memory order where it takes that order, else

@@ -6,7 +6,6 @@ so a bad input fails in seconds rather than after an epoch.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -99,5 +98,3 @@ def match_images(x: Tensor, c: int, h: int, w: int) -> Tensor:
     return x.clamp(0, 1)
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

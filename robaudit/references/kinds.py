@@ -16,11 +16,12 @@ import torch
 from torch import Tensor, nn
 
 from robaudit.data.base import ImageSet
+from robaudit.digests import file_sha256
 from robaudit.errors import RobauditError
 from robaudit.references import backbones as bb
 from robaudit.references import response as resp
 from robaudit.references import similarity as sim
-from robaudit.references.inputs import as_images, file_sha256, load_data, load_npy, match_images, normalise
+from robaudit.references.inputs import as_images, load_data, load_npy, match_images, normalise
 from robaudit.references.layers import check_pca_size, fit_pca
 from robaudit.references.recipes import Recipe, apply_overrides, base_recipe
 from robaudit.references.regularizers import Regularizer, ResponseRegularizer, SimilarityRegularizer

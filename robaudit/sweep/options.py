@@ -59,12 +59,13 @@ def score_options() -> dict[str, Any]:
     return options
 
 
-def check_option_names(values: dict[str, Any], where: str) -> None:
-    """An unknown key raises one RobauditError line with close matches."""
+def check_option_names(values: dict[str, Any], where: str, also: tuple[str, ...] = ()) -> None:
+    """An unknown key raises one RobauditError line with close matches (among the options and
+    ``also``, e.g. the zoo file's `models` key at the top level)."""
     names = score_options()
     for key in values:
         if key not in names:
-            raise RobauditError(f"{where}: unknown option {key!r}.{suggest(key, sorted(names))}")
+            raise RobauditError(f"{where}: unknown option {key!r}.{suggest(key, sorted([*names, *also]))}")
 
 
 def check_options(values: dict[str, Any], where: str) -> dict[str, Any]:

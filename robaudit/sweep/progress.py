@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -58,9 +59,14 @@ class SweepProgress:
         return track
 
     def advance(self, result: JobResult) -> None:
-        mark = "[green]done[/]" if result.status == "done" else f"[red]failed[/] {result.reason}"
-        if self.enabled:
-            self.progress.console.print(f"{result.name}: {mark} ({result.seconds:.1f} s)", highlight=False)
+        """One line per finished model: done ones with the bars only, failed ones always (also
+        under --quiet and --json), as ``NAME: failed (SECONDS s): REASON``."""
+        seconds = f"({result.seconds:.1f} s)"
+        if result.status != "done":
+            line = f"{escape(result.name)}: [red]failed[/] {seconds}: {escape(result.reason or 'no reason given')}"
+            self.progress.console.print(line, highlight=False, soft_wrap=True)
+        elif self.enabled:
+            self.progress.console.print(f"{escape(result.name)}: [green]done[/] {seconds}", highlight=False)
         self.progress.advance(self.overall)
 
 

@@ -1,6 +1,7 @@
 """Work models share within one process: the loaded dataset and the generated corruption images.
 
-Both are pure functions of their keys, so sharing them cannot change a metric:
+Both are pure functions of their keys, so sharing them cannot change a metric (datasets are
+shared within one sweep, see :func:`enter_sweep`):
 - a dataset is a function of (spec, split, data_dir, download) and, for resizable sources, of
   the model's input size, crop and interpolation;
 - a corrupted chunk is a function of the input images, the corruption, its severity and the
@@ -16,7 +17,17 @@ from robaudit.data import ImageSet, load_dataset
 from robaudit.models.wrapper import ModelInfo
 
 _DATASETS: dict[tuple[Any, ...], ImageSet] = {}
+_SWEEP = [""]  # the sweep whose datasets _DATASETS holds
 MEMO = CorruptionMemo()
+
+
+def enter_sweep(token: str) -> None:
+    """Share datasets within one sweep only: a model of another sweep (a later run in this
+    process, or on a reused Ray worker) loads them afresh, as their files may have changed.
+    Corruption sets stay shared: they are keyed by the images' content."""
+    if token != _SWEEP[0]:
+        _DATASETS.clear()
+        _SWEEP[0] = token
 
 
 def shared_dataset(spec: str, split: str = "test", data_dir: Any = None, download: bool = False,

@@ -10,8 +10,10 @@
              "fingerprint": "…", "resumed": false}]}
 ```
 ``status``: done, failed (``reason`` is one line) or skipped (no result: not run yet while the
-sweep is running, or the sweep stopped before it ran; ``reason`` says which). A done model whose
-options are unchanged and whose report.json is still there is not run again (``resumed``: true).
+sweep is running, the sweep stopped before it ran, or it was interrupted while the model ran;
+``reason`` says which). A done model whose options and local input files are unchanged and whose
+report.json is still there is not run again (``resumed``: true). ``leaderboard_files`` names the
+leaderboard files the sweep wrote (removed when a later leaderboard cannot be written).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ FORMAT = "robaudit-sweep"
 STATUSES = ("done", "failed", "skipped")
 NOT_RUN_YET = "not run yet"
 STOPPED = "the sweep stopped before this model ran"
+INTERRUPTED = "the sweep was interrupted while this model ran; run the same sweep again to resume it"
 
 
 def _now() -> str:
@@ -42,7 +45,10 @@ class SweepState:
         self.folder, self.path = folder, folder / "sweep.json"
         self.header: dict[str, Any] = {"format": FORMAT, "format_version": 1, "zoo": str(zoo), "executor": executor,
                                        "started": _now(), "finished": False, "leaderboard_error": None}
-        earlier = self._earlier()
+        record = self._earlier_record()
+        files = record.get("leaderboard_files")
+        self.header["leaderboard_files"] = [f for f in files if isinstance(f, str)] if isinstance(files, list) else []
+        earlier = self._earlier(record)
         self.rows: dict[str, dict[str, Any]] = {}
         for job in jobs:
             row = earlier.get(job.name)
@@ -53,15 +59,23 @@ class SweepState:
                                        "seconds": None, "device": None, "out": f"models/{job.name}",
                                        "fingerprint": job.fingerprint, "resumed": False}
 
-    def _earlier(self) -> dict[str, dict[str, Any]]:
+    def _earlier_record(self) -> dict[str, Any]:
+        """The previous run's sweep.json, or {} when there is none (or it is unreadable)."""
         try:
             data = json.loads(self.path.read_text())
-            return {row["name"]: row for row in data.get("models", [])}
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    @staticmethod
+    def _earlier(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        try:
+            return {row["name"]: row for row in record.get("models", [])}
+        except (KeyError, TypeError):
             return {}
 
     def finished_before(self, row: dict[str, Any], job: ModelJob) -> bool:
-        """Done in an earlier run, with the same options, and its report card still there."""
+        """Done in an earlier run, with the same options and input files, and its report card still there."""
         return (row.get("status") == "done" and row.get("fingerprint") == job.fingerprint
                 and (job.config.out / "report.json").is_file())
 
@@ -72,11 +86,12 @@ class SweepState:
         self.rows[result.name].update(status=result.status, reason=result.reason, seconds=round(result.seconds, 3),
                                       device=result.device, fingerprint=result.fingerprint, resumed=False)
 
-    def finish(self, interrupted: bool = False) -> None:
-        """Models that never ran stay skipped, with the reason that the sweep stopped."""
-        for row in self.rows.values():
+    def finish(self, interrupted: bool = False, running: set[str] | frozenset[str] = frozenset()) -> None:
+        """Models without a result stay skipped, with the reason: interrupted while running (the
+        names in ``running``), or stopped before they ran."""
+        for name, row in self.rows.items():
             if row["reason"] == NOT_RUN_YET:
-                row["reason"] = STOPPED
+                row["reason"] = INTERRUPTED if name in running else STOPPED
         self.header["finished"] = not interrupted
 
     def counts(self) -> dict[str, int]:

@@ -16,7 +16,7 @@ from robaudit.errors import RobauditError, describe_exception, one_line
 from robaudit.probes.base import ProgressFactory, _no_progress
 from robaudit.suite import SuiteConfig, run_suite
 from robaudit.sweep.plan import ModelJob
-from robaudit.sweep.shared import MEMO, shared_dataset
+from robaudit.sweep.shared import MEMO, enter_sweep, shared_dataset
 
 CACHE_FOLDER = ".robaudit-cache"
 
@@ -50,6 +50,7 @@ def run_model(job: ModelJob, progress: ProgressFactory = _no_progress) -> JobRes
     """Run ``job`` into ``job.config.out``; any exception becomes a failed result with one line."""
     start = time.perf_counter()
     status, reason = "done", None
+    enter_sweep(job.sweep)
     try:
         with sharing(MEMO):
             run_suite(job.config, progress, datasets=shared_dataset)

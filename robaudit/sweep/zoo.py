@@ -21,6 +21,7 @@ from typing import Any
 
 from robaudit.config import read_yaml_file
 from robaudit.errors import RobauditError
+from robaudit.registry import suggest
 from robaudit.sweep.options import score_options
 
 ENTRY_KEYS = ("spec", "name")
@@ -55,10 +56,22 @@ def read_zoo(path: Path) -> Zoo:
     """Parse the zoo file's structure (options are checked later, per entry)."""
     raw = read_yaml_file(path, "zoo file")
     if not isinstance(raw, dict) or not isinstance(raw.get("models"), list) or not raw["models"]:
-        raise RobauditError(f"{path} must be a mapping with a non-empty `models:` list (see docs/sweep.md)")
+        raise RobauditError(f"{path} must be a mapping with a non-empty `models:` list (see docs/sweep.md)"
+                            f"{_misspelt_models(raw)}")
     defaults = {k: v for k, v in raw.items() if k != "models"}
     entries = [_entry(i, item, defaults) for i, item in enumerate(raw["models"])]
     return Zoo(path=path.resolve(), defaults=defaults, entries=entries)
+
+
+def _misspelt_models(raw: Any) -> str:
+    """'; unknown key 'model'. Did you mean: models?' for a top-level key close to `models`, else ''."""
+    if not isinstance(raw, dict) or "models" in raw:
+        return ""
+    options = score_options()
+    for key in map(str, raw):
+        if key not in options and suggest(key, ["models"]):
+            return f"; unknown key {key!r}.{suggest(key, sorted([*options, 'models']))}"
+    return ""
 
 
 def _entry(index: int, item: Any, defaults: dict[str, Any]) -> ZooEntry:

@@ -107,13 +107,15 @@ class CorruptionProbe(Probe):
             source.check(names, severities)
             self._check_size(ctx, source.image_size())
         baseline = metrics.load_baseline(st.baseline_report) if st.baseline_report else None
-        clean_idx = seeded_subset(len(ctx.data), st.n_images, ctx.generator("corruptions", "subset"))
-        if source is not None:
+        if source is not None:  # a set's image i is the data's image i (provenance.check_set)
             total = min(source.num_images(n, s) for n in names for s in severities)
-            idx = seeded_subset(total, st.n_images, ctx.generator("corruptions", "subset"))
+            idx = seeded_subset(min(total, len(ctx.data)), st.n_images, ctx.generator("corruptions", "subset"))
         else:
-            idx = clean_idx
-        clean = ctx.cache.get_or_compute("clean", partial(self._count, ctx, clean_idx, None, 0))
+            idx = seeded_subset(len(ctx.data), st.n_images, ctx.generator("corruptions", "subset"))
+        # Clean accuracy on the very images that were corrupted; the unit is named by their count and
+        # first and last index, so a cached count of other images is never reused.
+        span = f"{int(idx[0])}-{int(idx[-1])}" if len(idx) else "none"
+        clean = ctx.cache.get_or_compute(f"clean/n={len(idx)}/{span}", partial(self._count, ctx, idx, None, 0))
         accuracy: dict[str, dict[str, float]] = {}
         cells = [(n, s) for n in names for s in severities]
         for name, sev in ctx.track(cells, "corruptions", len(cells)):
@@ -122,7 +124,7 @@ class CorruptionProbe(Probe):
             unit = ctx.cache.get_or_compute(f"{name}/severity={sev}",
                                             partial(self._count, ctx, idx, source, sev, name))
             accuracy.setdefault(name, {})[str(sev)] = unit["correct"] / unit["total"]
-        sweep = self._noise_sweep(ctx, clean_idx)
+        sweep = self._noise_sweep(ctx, idx)
         return self._result(ctx, source, accuracy, clean, sweep, baseline, len(idx))
 
     def _check_size(self, ctx: ProbeContext, size: tuple[int, int, int]) -> None:

@@ -46,6 +46,9 @@ class Executor(ABC):
 
     def __init__(self, options: ExecutorOptions) -> None:
         self.options = options
+        # Jobs started (for remote backends: handed to the cluster) that have not reported yet;
+        # after an interruption these are recorded as interrupted while running.
+        self.running: set[str] = set()
 
     @abstractmethod
     def launch(self, jobs: list[ModelJob], on_result: OnResult, progress_for: ProgressFor) -> list[JobResult]:

@@ -29,7 +29,9 @@ class LocalExecutor(Executor):
         if self.options.jobs <= 1:
             results = []
             for job in jobs:
+                self.running = {job.name}
                 results.append(run_model(job, progress_for(job)))
+                self.running = set()
                 on_result(results[-1])
             return results
         return self._pool(jobs, on_result)
@@ -41,8 +43,12 @@ class LocalExecutor(Executor):
         context = multiprocessing.get_context("spawn")
         results = []
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_limit_threads, initargs=(threads,)) as pool:
-            futures = [pool.submit(run_model, job) for job in jobs]
-            for future in as_completed(futures):
-                results.append(future.result())
-                on_result(results[-1])
+            futures = {pool.submit(run_model, job): job for job in jobs}
+            try:
+                for future in as_completed(futures):
+                    results.append(future.result())
+                    on_result(results[-1])
+            except KeyboardInterrupt:  # the models in the workers' hands were running
+                self.running = {job.name for future, job in futures.items() if future.running()}
+                raise
         return results

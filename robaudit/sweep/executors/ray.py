@@ -31,9 +31,11 @@ class RayExecutor(Executor):
                           max_retries=self.options.max_retries)(run_model_elsewhere)
         pending: dict[Any, ModelJob] = {task.remote(job, cache_files(job)): job for job in jobs}
         results = []
+        self.running = {job.name for job in jobs}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             job = pending.pop(done[0])
+            self.running.discard(job.name)
             result = _get(ray, done[0], job)
             results.append(result)
             on_result(result)

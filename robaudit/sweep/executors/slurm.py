@@ -27,8 +27,10 @@ class SlurmExecutor(Executor):
         submitted = executor.map_array(run_model_elsewhere, jobs, [cache_files(job) for job in jobs])
         by_id = {task.job_id: job for task, job in zip(submitted, jobs, strict=True)}
         results = []
+        self.running = {job.name for job in jobs}
         for task in submitit.helpers.as_completed(submitted, poll_frequency=1):
             job = by_id[task.job_id]
+            self.running.discard(job.name)
             result = _collect(task, job)
             results.append(result)
             on_result(result)
