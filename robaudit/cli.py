@@ -81,6 +81,23 @@ def score(
     **options: Any,
 ) -> None:
     """Run the audit suite on a model and write the report card."""
+    if junit:
+        from robaudit.atomic import check_writable
+
+        check_writable(junit, "--junit")
+    try:
+        _score(preset, set_ or [], policy, junit, quiet, json_out, options)
+    except RobauditError as exc:  # bad input: the JUnit file says so too, as `check` does
+        if junit:
+            from robaudit.policy import write_junit_error
+
+            write_junit_error(str(exc), junit)
+        raise
+
+
+def _score(preset: str | None, sets: list[str], policy: Path | None, junit: Path | None, quiet: bool,
+           json_out: bool, options: dict[str, Any]) -> None:
+    from robaudit.cli_options import stdout_for_json_only
     from robaudit.suite import run_suite
     from robaudit.suite_config import assemble_config
     from robaudit.sweep.progress import progress_bar
@@ -88,7 +105,7 @@ def score(
     if preset is None and options.get("model") is None and options.get("data") is None:
         preset = "demo"
     command = " ".join(["robaudit", *sys.argv[1:]])
-    config = assemble_config(options | {"command": command}, set_ or [], preset)
+    config = assemble_config(options | {"command": command}, sets, preset)
     _ERROR_LOG_DIR[0] = config.out
     rules = None
     if policy:
@@ -96,11 +113,7 @@ def score(
 
         rules = load_policy(policy)  # bad policy fails before any work
         check_metrics_exist(rules, config.probe_names())
-    if junit:
-        from robaudit.atomic import check_writable
-
-        check_writable(junit, "--junit")
-    with progress_bar(err_console, disable=quiet or json_out, transient=True) as bar:
+    with stdout_for_json_only(json_out), progress_bar(err_console, disable=quiet or json_out, transient=True) as bar:
         report = run_suite(config, progress=_progress_factory(bar))
     policy_result = None
     if rules is not None:

@@ -8,10 +8,12 @@ to :func:`robaudit.config.build_settings`, which parses and validates them with 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
+import sys
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -111,3 +113,14 @@ def _metavar(info: SettingInfo, tp: type) -> str:
 def _first(tp: Any) -> Any:
     options = [a for a in union_args(tp) if a is not type(None)]
     return options[0] if options else tp
+
+
+@contextlib.contextmanager
+def stdout_for_json_only(json_out: bool) -> Iterator[None]:
+    """With ``--json``, what the work prints on stdout (a library's download line, a user's
+    factory) goes to stderr, so stdout holds the JSON document alone."""
+    if not json_out:
+        yield
+        return
+    with contextlib.redirect_stdout(sys.stderr):
+        yield

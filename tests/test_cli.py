@@ -157,3 +157,31 @@ def test_quiet_check_still_reports_failing_rules_on_stderr(
     assert run(["check", out / "report.json", "--policy", policy, "--quiet"]) == 1
     captured = capsys.readouterr()
     assert captured.out == "" and "policy failed: probes.hybrid.curves.p_low.0" in captured.err
+
+
+def test_an_error_is_the_first_line_of_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """No empty line (a progress bar's last frame off a terminal) before the error line."""
+    assert run(["score", "-m", "nosuch:x", "-o", tmp_path / "card"]) == 2
+    assert capsys.readouterr().err.startswith("error: unknown model source 'nosuch'")
+
+
+def test_json_stdout_holds_the_report_alone_when_the_model_prints(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """A factory (or a library's download line) printing on stdout must not break `--json`."""
+    factory = tmp_path / "loud.py"
+    factory.write_text(FACTORY + "\nprint('Downloading: somewhere')\n")
+    assert run(["score", "-m", f"py:{factory}:make", "-o", tmp_path / "card", "--json", *FAST]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["model"]["spec"] == f"py:{factory}:make"
+    assert "Downloading: somewhere" in captured.err
+
+
+def test_score_writes_the_junit_file_on_bad_input_too(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    policy = tmp_path / "p.yaml"
+    policy.write_text("rules:\n  - {metric: probes.hybrid.f_rev.cycles_per_pixel.mean, max: 0.5}\n")
+    junit = tmp_path / "j.xml"
+    assert run(["score", "-m", "nosuch:x", "-o", tmp_path / "card", "--policy", policy, "--junit", junit, "-q"]) == 2
+    suite = ET.parse(junit).getroot()
+    assert suite.get("errors") == "1" and "unknown model source" in suite.find("testcase/error").get("message")

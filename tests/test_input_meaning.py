@@ -142,6 +142,10 @@ def test_a_baseline_report_from_other_data_is_refused(tmp_path: Path, files: dic
     assert run(*base, "-d", files["a"], "-o", tmp_path / "run", *relative) == 0
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert report["probes"]["corruptions"]["relative_error"]["mce"] == pytest.approx(1.0)  # against itself
+    capsys.readouterr()
+    for other in (["--n-images", "4"], ["--seed", "1"]):  # other images of the same data (5 of its 40)
+        assert run(*base, *other, "-d", files["a"], "-o", tmp_path / "other", *relative) == 2
+        assert "other images do not compare" in capsys.readouterr().err
 
 
 def test_resize_is_explicit_and_recorded(tmp_path: Path, files: dict[str, str],

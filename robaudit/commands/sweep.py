@@ -36,6 +36,7 @@ def command(
     json_out: Annotated[bool, Opt("--json", help="print sweep.json (or the plan) on stdout")] = False,
 ) -> None:
     """Audit every model of a zoo file: exit 0 all done, 1 some failed, 2 bad zoo file."""
+    from robaudit.cli_options import stdout_for_json_only
     from robaudit.sweep.executors import EXECUTORS, ExecutorOptions
     from robaudit.sweep.progress import dry_run_table, summary_table
     from robaudit.sweep.runner import jobs_as_json, plan_only, run_sweep
@@ -54,8 +55,9 @@ def command(
                               slurm_partition=slurm_partition, slurm_gpus_per_task=slurm_gpus_per_task,
                               slurm_time=slurm_time, slurm_cluster=slurm_cluster)
     try:
-        outcome = run_sweep(zoo, out, executor, options, console=err, show_progress=not (quiet or json_out),
-                            command=" ".join(["robaudit", *sys.argv[1:]]))
+        with stdout_for_json_only(json_out):
+            outcome = run_sweep(zoo, out, executor, options, console=err, show_progress=not (quiet or json_out),
+                                command=" ".join(["robaudit", *sys.argv[1:]]))
     except KeyboardInterrupt:
         kept = (f"each model's status is in {out / 'sweep.json'}; finished models are kept and a model stopped "
                 "mid-run resumes from its partial results" if (out / "sweep.json").is_file() else "no model ran")

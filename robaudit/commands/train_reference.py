@@ -34,7 +34,7 @@ def _command(
         "reference.pt"),
     recipe: Annotated[str, Opt(help=f"{' | '.join(RECIPES)}; auto: small on the embedded set or a CPU "
                                     "(minutes), else default; paper: the published settings")] = "auto",
-    seed: Annotated[int, Opt(help="drives every random choice")] = 0,
+    seed: Annotated[int, Opt(min=0, max=2**63 - 1, help="drives every random choice")] = 0,
     device: Annotated[str, Opt(help="auto | cpu | cuda[:N]")] = "auto",
     data_dir: Annotated[Path | None, Opt(help="folder holding the dataset files")] = None,
     similarity: Annotated[Path | None, Opt(help="neural: target similarity S.npy (N × N)")] = None,

@@ -78,8 +78,11 @@ def source_name(source: CorruptionSet | None) -> str:
     return "generated" if source is None else f"{source.layout}:{source.root}"
 
 
-def check_baseline(path: str | Path, data: DatasetInfo, source: CorruptionSet | None) -> None:
-    """Refuse a baseline report measured on other data or with corruptions from another source."""
+def check_baseline(path: str | Path, data: DatasetInfo, source: CorruptionSet | None, *, images: int,
+                   subset: bool, seed: int) -> None:
+    """Refuse a baseline report measured on other data, on other images of it (another count, or
+    another seed where a seeded ``subset`` of the data is used) or with corruptions from another
+    source. ``images``: how many images this run corrupts."""
     file = Path(path).expanduser()
     try:
         report = json.loads(file.read_text(encoding="utf-8"))
@@ -91,6 +94,11 @@ def check_baseline(path: str | Path, data: DatasetInfo, source: CorruptionSet | 
         raise RobauditError(f"baseline report {file} was measured on {base_data.get('spec')} "
                             f"({base_data.get('split')}) but this run's data is {data.spec} ({data.split}) "
                             f"with other content; use a baseline scored on the same data")
+    if section.get("n_images") != images or (subset and report.get("config", {}).get("seed") != seed):
+        raise RobauditError(f"baseline report {file} was measured on {section.get('n_images')} images (seed "
+                            f"{report.get('config', {}).get('seed')}) but this run uses {images} (seed {seed}); "
+                            "errors of other images do not compare: score the baseline with the same --n-images "
+                            "and --seed")
     theirs, ours = str(section.get("source")), source_name(source)
     if _normalise(theirs) != _normalise(ours):
         raise RobauditError(f"baseline report {file} used corruptions from {theirs} but this run uses {ours}; "

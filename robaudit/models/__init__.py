@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from robaudit.models import local, robustbench_source, sources  # noqa: F401  (register the sources)
-from robaudit.models.base import MODEL_SOURCES, LoadOptions, ModelSource, parse_spec
+from robaudit.models.base import MODEL_SOURCES, LoadOptions, ModelSource, check_weights_taken, parse_spec
 from robaudit.models.wrapper import AuditedModel, ModelInfo, resolve_device
 from robaudit.torch_files import load_weights_only
 
@@ -70,6 +70,7 @@ def load_model(
 ) -> AuditedModel:
     """Load ``PREFIX:NAME`` from its source and wrap it: [0, 1] input, eval, on ``device``."""
     prefix, name = parse_spec(spec)
+    check_weights_taken(prefix, weights or None)
     target = device if isinstance(device, torch.device) else resolve_device(device)
     options = LoadOptions(
         weights=Path(weights) if weights else None,

@@ -33,10 +33,12 @@ class LoadOptions:
 
 
 class ModelSource(ABC):
-    """One origin of models (torchvision, timm, ...). ``prefix`` is its spec prefix."""
+    """One origin of models (torchvision, timm, ...). ``prefix`` is its spec prefix;
+    ``takes_weights`` says whether its build reads ``LoadOptions.weights`` (``--weights``)."""
 
     prefix: ClassVar[str]
     description: ClassVar[str] = ""
+    takes_weights: ClassVar[bool] = False
 
     @abstractmethod
     def build(self, name: str, options: LoadOptions) -> tuple[nn.Module, ModelInfo]:
@@ -60,6 +62,15 @@ def parse_spec(spec: str) -> tuple[str, str]:
         )
     MODEL_SOURCES.get(prefix)  # unknown prefix → error with suggestions
     return prefix, name
+
+
+def check_weights_taken(prefix: str, weights: object) -> None:
+    """Refuse ``--weights`` for a source that would ignore it, naming the sources that read it."""
+    if weights is None or MODEL_SOURCES.get(prefix).takes_weights:
+        return
+    takers = ", ".join(f"{p}:" for p in MODEL_SOURCES.names() if MODEL_SOURCES.get(p).takes_weights)
+    raise RobauditError(f"--weights is not used by {prefix}: models; only {takers} models take it; "
+                        "drop --weights or use one of those sources")
 
 
 def load_state_dict_file(path: Path) -> dict[str, torch.Tensor]:

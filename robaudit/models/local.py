@@ -8,6 +8,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import math
+import numbers
 import sys
 import zipfile
 from pathlib import Path
@@ -38,10 +40,26 @@ def info_from_meta(spec: str, source: str, meta: dict[str, Any]) -> ModelInfo:
         spec=spec, source=source, name=str(meta.get("name", spec)),
         input_size=input_size,  # type: ignore[arg-type]
         num_classes=num_classes,
-        mean=tuple(meta.get("mean", (0.0,))), std=tuple(meta.get("std", (1.0,))),
+        mean=_channel_values(spec, meta, "mean", 0.0, input_size),
+        std=_channel_values(spec, meta, "std", 1.0, input_size),
         class_names=meta.get("class_names"),
         extra={k: v for k, v in meta.items() if k in ("kind", "dataset", "settings", "seed", "arch")},
     )
+
+
+def _channel_values(spec: str, meta: dict[str, Any], key: str, default: float,
+                    input_size: tuple[int, ...]) -> tuple[float, ...]:
+    """``meta[key]`` (mean or std) as finite numbers, one per channel or one for all; std > 0."""
+    value = meta.get(key, (default,))
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    channels = input_size[0] if input_size and input_size[0] else None
+    ok = bool(items) and all(isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+                             for v in items)
+    if not ok or len(items) not in {1, channels or len(items)} or (key == "std" and ok and min(items) <= 0):
+        count = f"{channels} numbers (one per channel) or one" if channels else "one number per channel, or one"
+        positive = ", each > 0" if key == "std" else ""
+        raise RobauditError(f"{spec}: metadata {key} must be {count}{positive}, found {value!r:.80}")
+    return tuple(float(v) for v in items)
 
 
 def build_from_payload(payload: dict[str, Any], spec: str) -> tuple[nn.Module, ModelInfo]:

@@ -18,6 +18,7 @@ from robaudit.models.base import (
     unknown_model,
 )
 from robaudit.models.wrapper import ModelInfo
+from robaudit.registry import suggest
 from robaudit.robustbench_import import import_robustbench
 
 
@@ -28,6 +29,7 @@ class TorchvisionSource(ModelSource):
 
     prefix = "torchvision"
     description = "torchvision.models classifiers (ImageNet weights)"
+    takes_weights = True
 
     def available(self) -> list[str]:
         import torchvision
@@ -39,7 +41,9 @@ class TorchvisionSource(ModelSource):
 
         if name not in self.available():
             raise unknown_model("torchvision", name, self.available(), "See `robaudit models --source torchvision`.")
-        local = options.weights if options.weights and options.weights.suffix else None
+        given = options.weights
+        # a path with a suffix, or any existing file, is a state dict; otherwise a weights enum name
+        local = given if given and (given.suffix or given.expanduser().is_file()) else None
         enum_name = str(options.weights) if options.weights and not local else "DEFAULT"
         try:
             weights = torchvision.models.get_model_weights(name)[enum_name]
@@ -81,6 +85,7 @@ class TimmSource(ModelSource):
 
     prefix = "timm"
     description = "timm models (pretrained config gives mean/std/input size)"
+    takes_weights = True
 
     def available(self) -> list[str]:
         import timm
@@ -93,6 +98,7 @@ class TimmSource(ModelSource):
 
         if not timm.is_model(name.split(".")[0]):
             raise unknown_model("timm", name, timm.list_models(), "See `robaudit models --source timm`.")
+        _check_timm_tag(name)
         local = options.weights
         net = timm.create_model(name, pretrained=False) if local else _pretrained_timm(name)
         if local:
@@ -108,6 +114,23 @@ class TimmSource(ModelSource):
             extra={"weights": str(local) if local else "pretrained", **_config_origin(name, net, local)},
         )
         return net, info
+
+
+def _check_timm_tag(name: str) -> None:
+    """Refuse ``ARCH.TAG`` when timm has no pretrained config of that tag (read from timm's own
+    registry, offline), naming the close matches and the architecture's tags."""
+    import timm
+
+    arch, sep, tag = name.partition(".")
+    if not sep:
+        return
+    tags = [t.partition(".")[2] for t in timm.list_pretrained(f"{arch}.*") if t.partition(".")[0] == arch]
+    if tag in tags:
+        return
+    if not tags:
+        raise RobauditError(f"timm {arch} has no pretrained tags, so not {tag!r}; use timm:{arch} with --weights PATH")
+    raise RobauditError(f"timm {arch} has no pretrained tag {tag!r}.{suggest(tag, tags)} "
+                        f"Valid tags: {', '.join(tags)}.")
 
 
 def _pretrained_timm(name: str) -> nn.Module:

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from robaudit.errors import RobauditError, one_line
-from robaudit.registry import Registry
+from robaudit.registry import Registry, suggest
 
 CIFAR_DEPTHS = {"resnet18": (2, 2, 2, 2), "resnet34": (3, 4, 6, 3)}
 POOL_NAMES = ("pool", "avgpool", "global_pool", "head.global_pool")
@@ -140,8 +140,9 @@ def build_backbone(spec: ArchSpec) -> nn.Module:
 def _timm(name: str, spec: ArchSpec) -> nn.Module:
     import timm
 
-    if name not in timm.list_models(pretrained=False):
-        raise RobauditError(f"timm has no model {name!r}; see timm.list_models()")
+    known = timm.list_models(pretrained=False)
+    if name not in known:
+        raise RobauditError(f"timm has no model {name!r}.{suggest(name, known)} See `robaudit models --source timm`.")
     try:
         return timm.create_model(name, pretrained=spec.pretrained, num_classes=spec.num_classes, in_chans=spec.in_chans)
     except Exception as exc:  # timm/hub raise many types when weights cannot be fetched
@@ -157,8 +158,10 @@ def _timm(name: str, spec: ArchSpec) -> nn.Module:
 def _torchvision(name: str, spec: ArchSpec) -> nn.Module:
     import torchvision
 
-    if name not in torchvision.models.list_models():
-        raise RobauditError(f"torchvision has no model {name!r}; see torchvision.models.list_models()")
+    known = torchvision.models.list_models()
+    if name not in known:
+        raise RobauditError(f"torchvision has no model {name!r}.{suggest(name, known)} "
+                            "See `robaudit models --source torchvision`.")
     if spec.in_chans != 3:
         raise RobauditError("torchvision backbones take 3 channels (grey models repeat the channel)")
     if not spec.pretrained:

@@ -24,9 +24,12 @@ from robaudit.sweep.worker import JobResult
 
 
 def progress_bar(console: Console, disable: bool, transient: bool) -> Progress:
-    """The one Rich progress layout: description, bar, done/total, elapsed, ETA."""
+    """The one Rich progress layout: description, bar, done/total, elapsed, ETA. Drawn only on a
+    terminal: elsewhere (a CI log, a pipe) Rich can only print its last frame when it stops, which
+    would put an empty line or stale bars before the lines that follow."""
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=console, disable=disable, transient=transient)
+                    TimeRemainingColumn(), console=console, disable=disable or not console.is_terminal,
+                    transient=transient)
 
 
 class SweepProgress:

@@ -97,7 +97,17 @@ class CorruptionProbe(Probe):
         if source is not None:
             check_set(source, data, seed)
         if st.baseline_report:
-            check_baseline(st.baseline_report, data.info, source)
+            total = self._population(len(data), source)
+            check_baseline(st.baseline_report, data.info, source, images=min(total, st.n_images or total),
+                           subset=(st.n_images or total) < total, seed=seed)
+
+    def _population(self, n_data: int, source: CorruptionSet | None) -> int:
+        """How many images the seeded subset is drawn from: the data's, or a prebuilt set's (its
+        image i is the data's image i, provenance.check_set) where it holds fewer."""
+        if source is None:
+            return n_data
+        st = self.settings
+        return min(n_data, *(source.num_images(n, s) for n in st.names() for s in st.severities))
 
     def run(self, ctx: ProbeContext) -> ProbeResult:
         st = self.settings
@@ -107,11 +117,8 @@ class CorruptionProbe(Probe):
             source.check(names, severities)
             self._check_size(ctx, source.image_size())
         baseline = metrics.load_baseline(st.baseline_report) if st.baseline_report else None
-        if source is not None:  # a set's image i is the data's image i (provenance.check_set)
-            total = min(source.num_images(n, s) for n in names for s in severities)
-            idx = seeded_subset(min(total, len(ctx.data)), st.n_images, ctx.generator("corruptions", "subset"))
-        else:
-            idx = seeded_subset(len(ctx.data), st.n_images, ctx.generator("corruptions", "subset"))
+        idx = seeded_subset(self._population(len(ctx.data), source), st.n_images,
+                            ctx.generator("corruptions", "subset"))
         # Clean accuracy on the very images that were corrupted; the unit is named by their count and
         # first and last index, so a cached count of other images is never reused.
         span = f"{int(idx[0])}-{int(idx[-1])}" if len(idx) else "none"
