@@ -133,3 +133,19 @@ def test_no_import_cycle_between_subpackages() -> None:
     for targets in graph.values():
         targets.discard("robaudit")
     assert find_cycle(graph) is None, " → ".join(find_cycle(graph) or [])
+
+
+def test_the_public_api_names_resolve_and_each_command_has_its_function() -> None:
+    """`robaudit.X` for every name of __all__, and one function behind each CLI command."""
+    import robaudit
+
+    for name in robaudit.__all__:
+        assert getattr(robaudit, name) is not None, name
+    commands = {"score": robaudit.run_suite, "check": robaudit.evaluate_policy, "sweep": robaudit.run_sweep,
+                "compare": robaudit.write_leaderboard, "corrupt": robaudit.write_npy_set,
+                "train-reference": robaudit.train_reference}
+    listings = {"models": robaudit.list_models, "datasets": robaudit.load_dataset, "probes": robaudit.PROBES}
+    from robaudit.cli import build_app
+
+    assert {c.name for c in build_app().registered_commands} == set(commands) | set(listings)
+    assert all(callable(function) for function in commands.values())
