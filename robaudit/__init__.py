@@ -28,8 +28,8 @@ _LAZY = {  # name → (module, attribute); one entry per CLI command's function,
     "plan_sweep": ("robaudit.sweep", "plan_sweep"),
     "run_sweep": ("robaudit.sweep", "run_sweep"),  # robaudit sweep
     "write_leaderboard": ("robaudit.compare", "write_leaderboard"),  # robaudit compare
-    "apply_corruption": ("robaudit.corruptions", "apply_corruption"),  # robaudit corrupt, per batch
-    "write_npy_set": ("robaudit.corruptions.archive", "write_npy_set"),  # robaudit corrupt
+    "apply_corruption": ("robaudit.corruptions", "apply_corruption"),  # one batch
+    "corrupt_dataset": ("robaudit.corruptions.make_set", "corrupt_dataset"),  # robaudit corrupt
     "TrainSpec": ("robaudit.references.setup", "TrainSpec"),
     "train_reference": ("robaudit.references.train", "train_reference"),  # robaudit train-reference
     "PROBES": ("robaudit.probes", "PROBES"),

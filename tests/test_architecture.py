@@ -142,7 +142,7 @@ def test_the_public_api_names_resolve_and_each_command_has_its_function() -> Non
     for name in robaudit.__all__:
         assert getattr(robaudit, name) is not None, name
     commands = {"score": robaudit.run_suite, "check": robaudit.evaluate_policy, "sweep": robaudit.run_sweep,
-                "compare": robaudit.write_leaderboard, "corrupt": robaudit.write_npy_set,
+                "compare": robaudit.write_leaderboard, "corrupt": robaudit.corrupt_dataset,
                 "train-reference": robaudit.train_reference}
     listings = {"models": robaudit.list_models, "datasets": robaudit.load_dataset, "probes": robaudit.PROBES}
     from robaudit.cli import build_app
