@@ -28,12 +28,16 @@ class Section(BaseModel):
 
 
 def metric(default: Any = ..., *, unit: str, label: str, direction: Direction | None = None,
-           ge: float | None = None, le: float | None = None) -> Any:
+           ge: float | None = None, le: float | None = None, column: str | None = None) -> Any:
     """A metric field: ``unit`` (see UNITS), a human ``label``, which ``direction`` is better
-    (None: neither, e.g. a frequency whose meaning depends on the question) and optional bounds."""
+    (None: neither, e.g. a frequency whose meaning depends on the question), optional bounds and
+    ``column``: the leaderboard column key that shows it (a probe declaring none gets a column
+    for every numeric metric)."""
     if unit not in UNITS:
         raise ValueError(f"unknown unit {unit!r}; add it to UNITS and docs/metrics.md")
     extra = {"x-unit": unit, "x-label": label, "x-direction": direction}
+    if column is not None:
+        extra["x-column"] = column
     return Field(default, ge=ge, le=le, description=label, json_schema_extra=extra)  # type: ignore[arg-type]
 
 
@@ -50,6 +54,7 @@ class MetricInfo:
     unit: str
     label: str
     direction: Direction | None
+    column: str | None = None  # the leaderboard column key, where the probe declares one
 
 
 def metric_catalogue(model: type[BaseModel], prefix: str = "") -> dict[str, MetricInfo]:
@@ -60,7 +65,8 @@ def metric_catalogue(model: type[BaseModel], prefix: str = "") -> dict[str, Metr
         extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
         if "x-unit" in extra:
             out[key] = MetricInfo(key, str(extra["x-unit"]), str(extra["x-label"]),
-                                  typing.cast(Direction | None, extra["x-direction"]))
+                                  typing.cast(Direction | None, extra["x-direction"]),
+                                  typing.cast(str | None, extra.get("x-column")))
         for inner in _models_in(field.annotation):
             out.update(metric_catalogue(inner, f"{key}."))
     return out

@@ -293,3 +293,34 @@ def test_scatter_groups_come_from_the_reference_kinds_and_each_group_has_its_own
         assert len({marker_of(group) for group in groups}) == len(groups)
     finally:
         REFERENCE_KINDS._items.pop("toy_kind")
+
+
+def test_a_probe_marking_a_column_gets_that_column_alone_on_every_board(tmp_path: Path) -> None:
+    from robaudit.probes import PROBES, Probe
+    from robaudit.report_model import Section, metric
+
+    class ToyMetrics(Section):
+        headline: float = metric(unit="fraction", label="toy headline", direction="higher", column="toy_headline")
+        detail: float = metric(unit="fraction", label="toy detail")
+
+    class ToyProbe(Probe):
+        name, Settings, Metrics = "toy_marked", dict, ToyMetrics
+
+        def run(self, ctx):  # type: ignore[no-untyped-def]
+            raise NotImplementedError
+
+    PROBES.register("toy_marked")(ToyProbe)
+    try:
+        folder = card(tmp_path / "a", "a", f_rev=0.1, f05=0.05, sizes=[0.01])
+        report = json.loads((folder / "report.json").read_text())
+        report["probes"]["toy_marked"] = {"headline": 0.7, "detail": 0.2}
+        (folder / "report.json").write_text(json.dumps(report))
+        board = write_leaderboard([folder], tmp_path / "lb")
+        without = write_leaderboard([card(tmp_path / "b", "b", f_rev=0.1, f05=0.05, sizes=[0.01])], tmp_path / "lb2")
+    finally:
+        PROBES._items.pop("toy_marked")
+    columns = {c["key"]: c for c in board["columns"]}
+    assert columns["toy_headline"]["label"] == "toy headline" and columns["toy_headline"]["direction"] == "higher"
+    assert not any(key.startswith("toy_marked.") for key in columns)
+    assert board["rows"][0]["values"]["toy_headline"] == 0.7
+    assert "toy_headline" in {c["key"] for c in without["columns"]}  # declared: on a board without the probe too

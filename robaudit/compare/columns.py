@@ -2,9 +2,8 @@
 the function that reads a model's value. Sort orders, CSV/Markdown/HTML headers and the JSON
 column list all come from here.
 
-Units and directions of metrics read straight from a probe section come from :func:`metric_meta`,
-the single place that consults the probes' own metric declarations (``report_model.metric_catalogue``
-of a probe's ``Metrics`` model) and falls back to the defaults written in this table.
+A probe's columns come from its own metric declarations (``report_model.metric`` with
+``column=``, read through ``report_model.metric_catalogue``): key, label, unit and direction.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from typing import Any
 
 from robaudit.compare import derived
 from robaudit.compare.load import ModelEntry
-from robaudit.corruptions import CATEGORIES
 
 Value = float | int | str | bool | None
 
@@ -49,23 +47,8 @@ def dig(tree: Any, dotted: str) -> Any:
     return tree
 
 
-def metric_meta(probe: str, key: str, unit: str | None, label: str,
-                direction: str | None) -> tuple[str | None, str, str | None]:
-    """(unit, label, direction) of probe metric ``key``: the probe's declared metadata when its
-    ``Metrics`` model declares the key, else the given defaults."""
-    from robaudit.probes import PROBES
-    from robaudit.report_model import metric_catalogue
-
-    metrics_model = getattr(PROBES.get(probe), "Metrics", None) if probe in PROBES else None
-    info = metric_catalogue(metrics_model).get(key) if metrics_model is not None else None
-    if info is None:
-        return unit, label, direction
-    return info.unit, info.label, info.direction
-
-
 def direct(key: str, probe: str, path: str, label: str, unit: str | None, direction: str | None) -> Column:
     """A column read straight from report['probes'][probe] at dotted ``path``."""
-    unit, label, direction = metric_meta(probe, path, unit, label, direction)
     return Column(key, label, unit, direction, lambda e, b: _number(dig(e.probes.get(probe), path)))
 
 
@@ -122,7 +105,7 @@ def _model(path: str) -> Callable[[ModelEntry, Board], Value]:
 
 
 def base_columns() -> list[Column]:
-    """The columns every leaderboard has, in display order."""
+    """The columns every leaderboard has before the probes' own, in display order."""
     return [
         text("name", "model", lambda e, b: e.name),
         text("spec", "spec", lambda e, b: e.spec),
@@ -131,42 +114,35 @@ def base_columns() -> list[Column]:
         text("kind", "reference kind", _model("extra.kind")),
         Column("parameters", "parameters", "count", None, lambda e, b: _number(_model("parameters")(e, b))),
         Column("clean_acc", "clean accuracy", "fraction", "higher", clean_accuracy),
-        direct("f_rev_cpp", "hybrid", "f_rev.cycles_per_pixel.value", "f_rev", "cycles_per_pixel", None),
-        direct("f_rev_cpp_std", "hybrid", "f_rev.cycles_per_pixel.std", "f_rev std (seeds)", "cycles_per_pixel",
-               None),
-        direct("f05_cpp", "adversarial_spectrum", "f_05.cycles_per_pixel.value", "f_0.5", "cycles_per_pixel", None),
-        direct("f05_ci_low", "adversarial_spectrum", "f_05.cycles_per_pixel.ci_low", "f_0.5 CI low",
-               "cycles_per_pixel", None),
-        direct("f05_ci_high", "adversarial_spectrum", "f_05.cycles_per_pixel.ci_high", "f_0.5 CI high",
-               "cycles_per_pixel", None),
         text("norm", "attack norm", lambda e, b: dig(e.probes.get("adversarial_spectrum"), "norm")),
-        direct("median_size", "adversarial_spectrum", "size.median", "median minimal perturbation", "perturbation",
-               "higher"),
-        *[Column(bud.key, bud.label, "fraction", "higher", robust_accuracy(bud)) for bud in derived.BUDGETS],
-        direct("corruption_acc", "corruptions", "overall_mean", "corruption accuracy", "fraction", "higher"),
-        *[direct(f"corruption_acc_{cat}", "corruptions", f"category_mean.{cat}", f"corruption acc. ({cat} freq.)",
-                 "fraction", "higher") for cat in CATEGORIES],
-        Column("mce", "mCE vs baseline", "ratio", "lower", mean_corruption_error),
     ]
 
 
-KNOWN_PROBES = ("hybrid", "adversarial_spectrum", "corruptions")
+def derived_columns() -> list[Column]:
+    """Columns computed across a report's probes and arrays: robust accuracy at the standard
+    budgets (from the minimal sizes) and the mean corruption error against --baseline."""
+    return [*[Column(bud.key, bud.label, "fraction", "higher", robust_accuracy(bud)) for bud in derived.BUDGETS],
+            Column("mce", "mCE vs baseline", "ratio", "lower", mean_corruption_error)]
 
 
 def probe_columns(entries: list[ModelEntry]) -> list[Column]:
-    """Columns for the other probes' declared metrics (e.g. fourier_heatmap, bandpass): every
-    metric of a probe's ``Metrics`` model that holds a number in some report becomes a column."""
+    """The probes' columns, in registration order: the metrics a probe's ``Metrics`` model marks
+    with ``column=`` (shown for every board), else, for a probe some report holds, every metric
+    that holds a number in some report (keyed ``probe.metric``)."""
     from robaudit.probes import PROBES
     from robaudit.report_model import metric_catalogue
 
-    present = sorted({p for e in entries for p in e.probes if p not in KNOWN_PROBES and p in PROBES})
+    present = {p for e in entries for p in e.probes}
     columns = []
-    for probe in present:
+    for probe in PROBES.names():
         metrics_model = getattr(PROBES.get(probe), "Metrics", None)
-        for key, info in (metric_catalogue(metrics_model) if metrics_model is not None else {}).items():
-            if any(_number(dig(e.probes.get(probe), key)) is not None for e in entries):
-                columns.append(direct(f"{probe}.{key}", probe, key, f"{probe}: {info.label}", info.unit,
-                                      info.direction))
+        catalogue = metric_catalogue(metrics_model) if metrics_model is not None else {}
+        declared = [(info.column, key, info) for key, info in catalogue.items() if info.column]
+        if not declared and probe in present:
+            declared = [(f"{probe}.{key}", key, info) for key, info in catalogue.items()
+                        if any(_number(dig(e.probes.get(probe), key)) is not None for e in entries)]
+        columns += [direct(column, probe, key, info.label, info.unit, info.direction)
+                    for column, key, info in declared]
     return columns
 
 
@@ -194,4 +170,4 @@ def model_info_columns() -> list[Column]:
 def all_columns(entries: list[ModelEntry], with_model_info: bool) -> list[Column]:
     """The leaderboard's columns in display order."""
     info = model_info_columns() if with_model_info else []
-    return base_columns() + probe_columns(entries) + info + tail_columns()
+    return base_columns() + probe_columns(entries) + derived_columns() + info + tail_columns()

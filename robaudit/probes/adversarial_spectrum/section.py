@@ -7,8 +7,9 @@ from typing import Any
 from robaudit.report_model import Direction, Section, metric
 
 
-def _freq(unit: str, label: str, direction: Direction | None = None) -> Any:
-    return metric(None, unit=unit, label=f"{label} ({unit.replace('_', ' ')})", direction=direction, ge=0.0)
+def _freq(unit: str, label: str, direction: Direction | None = None, column: str | None = None) -> Any:
+    return metric(None, unit=unit, label=f"{label} ({unit.replace('_', ' ')})", direction=direction, ge=0.0,
+                  column=column)
 
 
 def _count(label: str) -> Any:
@@ -18,9 +19,9 @@ def _count(label: str) -> Any:
 class F05Cpp(Section):
     """f_0.5 in cycles per pixel with its 95 % bootstrap interval (null without a crossing)."""
 
-    value: float | None = _freq("cycles_per_pixel", "adversarial f_0.5")
-    ci_low: float | None = _freq("cycles_per_pixel", "f_0.5 95 % interval, low end")
-    ci_high: float | None = _freq("cycles_per_pixel", "f_0.5 95 % interval, high end")
+    value: float | None = _freq("cycles_per_pixel", "adversarial f_0.5", column="f05_cpp")
+    ci_low: float | None = _freq("cycles_per_pixel", "f_0.5 95 % interval, low end", column="f05_ci_low")
+    ci_high: float | None = _freq("cycles_per_pixel", "f_0.5 95 % interval, high end", column="f05_ci_high")
 
 
 class F05Nyquist(Section):
@@ -41,7 +42,7 @@ class SizeStats(Section):
     no image succeeded)."""
 
     median: float | None = metric(None, unit="perturbation", label="median minimal size", direction="higher",
-                                  ge=0.0)
+                                  ge=0.0, column="median_size")
     mean: float | None = metric(None, unit="perturbation", label="mean minimal size", direction="higher", ge=0.0)
     std: float | None = metric(None, unit="perturbation", label="std of minimal sizes", ge=0.0)
 

@@ -152,7 +152,11 @@ class CorruptionProbe(Probe):
 
     def _count(self, ctx: ProbeContext, idx: Tensor, source: CorruptionSet | None,
                severity: int, name: str | None = None) -> dict[str, Any]:
-        """Correct predictions on images idx: clean (name None), from source, or generated."""
+        """Correct predictions on images idx: clean (name None), from source, or generated.
+
+        Not ``ctx.evaluate_grid``: a cell's images come from a prebuilt set or from the data, in
+        generation chunks fixed by the image size (so the draws do not depend on the batch size),
+        and chunks are pooled up to ``ctx.batch_size`` before each model call."""
         c, h, w = ctx.data.info.image_size if source is None else source.image_size()
         chunk = generation_chunk(h, w)
         pending: list[tuple[Tensor, Tensor]] = []

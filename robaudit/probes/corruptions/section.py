@@ -11,8 +11,9 @@ from robaudit.report_model import Section, metric
 Accuracy = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
-def _accuracy(label: str, default: Any = ..., direction: str | None = "higher") -> Any:
-    return metric(default, unit="fraction", label=label, direction=direction, ge=0.0, le=1.0)  # type: ignore[arg-type]
+def _accuracy(label: str, default: Any = ..., direction: str | None = "higher", column: str | None = None) -> Any:
+    return metric(default, unit="fraction", label=label, direction=direction, ge=0.0, le=1.0,  # type: ignore[arg-type]
+                  column=column)
 
 
 class ParameterTable(Section):
@@ -25,9 +26,9 @@ class ParameterTable(Section):
 class CategoryMean(Section):
     """Mean accuracy per frequency category (null where none of its corruptions ran)."""
 
-    low: float | None = _accuracy("low-frequency corruptions mean accuracy", None)
-    mid: float | None = _accuracy("mid-frequency corruptions mean accuracy", None)
-    high: float | None = _accuracy("high-frequency corruptions mean accuracy", None)
+    low: float | None = _accuracy("low-frequency corruptions mean accuracy", None, column="corruption_acc_low")
+    mid: float | None = _accuracy("mid-frequency corruptions mean accuracy", None, column="corruption_acc_mid")
+    high: float | None = _accuracy("high-frequency corruptions mean accuracy", None, column="corruption_acc_high")
 
 
 class NoiseSweep(Section):
@@ -62,6 +63,7 @@ class CorruptionMetrics(Section):
     corruption_mean: dict[str, Accuracy | None]
     category_mean: CategoryMean
     severity_mean: dict[str, Accuracy | None]
-    overall_mean: float | None = _accuracy("mean accuracy over corruptions and severities", None)
+    overall_mean: float | None = _accuracy("mean accuracy over corruptions and severities", None,
+                                           column="corruption_acc")
     noise_sweep: NoiseSweep
     relative_error: RelativeError | None = None

@@ -7,19 +7,19 @@ from typing import Any
 from robaudit.report_model import Section, metric
 
 
-def _frev(unit: str, what: str, direction: str | None = None) -> Any:
+def _frev(unit: str, what: str, direction: str | None = None, column: str | None = None) -> Any:
     """A frequency metric of f_rev in ``unit`` (≥ 0; null when there is no reversal)."""
     return metric(None, unit=unit, label=f"{what} ({unit.replace('_', ' ')})", ge=0.0,
-                  direction=direction)  # type: ignore[arg-type]
+                  direction=direction, column=column)  # type: ignore[arg-type]
 
 
 class FrevCpp(Section):
     """f_rev in cycles per pixel: the seed-averaged curve's crossing (``value``, the one f_rev
     every output shows) and its spread over the seeds whose own curve crosses."""
 
-    value: float | None = _frev("cycles_per_pixel", "f_rev")
+    value: float | None = _frev("cycles_per_pixel", "f_rev", column="f_rev_cpp")
     mean: float | None = _frev("cycles_per_pixel", "f_rev mean over seeds")
-    std: float | None = _frev("cycles_per_pixel", "f_rev std over seeds", "lower")
+    std: float | None = _frev("cycles_per_pixel", "f_rev std over seeds", "lower", column="f_rev_cpp_std")
     per_seed: list[float | None]
 
 
