@@ -1,4 +1,5 @@
-"""The one atomic writer: every file robaudit writes at a predictable path goes through here.
+"""The one atomic writer: every file robaudit writes at a predictable path goes through here;
+and the one folder lock (:func:`out_lock`): one robaudit run writes into a folder at a time.
 
 A temporary file is created in the destination folder with ``O_CREAT | O_EXCL | O_NOFOLLOW``
 (a planted file or symlink at the temporary name makes the open fail instead of being followed),
@@ -9,6 +10,7 @@ destination itself rather than writing through it, and a killed run never leaves
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -92,3 +94,23 @@ def ensure_folder(path: str | os.PathLike[str], flag: str) -> Path:
     except OSError as exc:
         raise RobauditError(f"cannot create {flag} folder {folder}: {exc.strerror}; choose another {flag}") from None
     return folder
+
+
+@contextlib.contextmanager
+def out_lock(out: Path) -> Iterator[None]:
+    """Hold ``out/.robaudit.lock`` for the run: a second run into the same folder fails at once
+    with one line instead of mixing two runs' files (released when the process ends, even on kill)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out / ".robaudit.lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except OSError as exc:
+        raise RobauditError(f"cannot write the report folder {out}: {exc.strerror}; choose another --out") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RobauditError(f"another robaudit run is writing into {out}; wait for it to finish "
+                                "or choose another --out") from None
+        yield
+    finally:
+        os.close(fd)

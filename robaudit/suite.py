@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import os
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from robaudit import __version__
 from robaudit import report as report_mod
+from robaudit.atomic import out_lock
 from robaudit.data import ImageSet, check_compatible, load_dataset
 from robaudit.errors import RobauditError, describe_exception
 from robaudit.models import AuditedModel, load_model
@@ -28,26 +25,6 @@ __all__ = ["SuiteConfig", "build_probes", "prepare", "run_probe", "run_suite", "
 def build_probes(config: SuiteConfig) -> list[Probe]:
     """The requested probes with their validated settings, in the suite's order."""
     return [PROBES.get(name)(settings) for name, settings in config.probe_settings().items()]
-
-
-@contextlib.contextmanager
-def out_lock(out: Path) -> Iterator[None]:
-    """Hold ``out/.robaudit.lock`` for the run: a second run into the same folder fails at once
-    with one line instead of mixing two runs' files (released when the process ends, even on kill)."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        fd = os.open(out / ".robaudit.lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
-    except OSError as exc:
-        raise RobauditError(f"cannot write the report folder {out}: {exc.strerror}; choose another --out") from None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RobauditError(f"another robaudit run is writing into {out}; wait for it to finish "
-                                "or choose another --out") from None
-        yield
-    finally:
-        os.close(fd)
 
 
 DatasetLoader = Callable[..., ImageSet]  # load_dataset's signature; a sweep passes a shared one

@@ -66,6 +66,20 @@ def classes(image: bytes) -> dict[str, bytes]:
     return {f"c{i}/0.png": image for i in range(10)}
 
 
+def meta_factory(meta: str) -> str:
+    """A factory body returning a working net with ``meta`` added to its metadata dict."""
+    return net_factory("self.lin(x.flatten(1))").replace('"num_classes": 10}', f'"num_classes": 10, {meta}}}')
+
+
+class System:
+    """Pickles as a call of os.system: what a malicious CIFAR batch would hold."""
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        import os
+
+        return os.system, ("true",)
+
+
 def policy(env: Env, text: str | bytes) -> list[str]:
     return ["--policy", str(env.file("p.yaml", text))]
 
@@ -107,6 +121,14 @@ ROWS: list[Row] = [
     ("forward returns a tuple", lambda e: ["-m", e.factory(net_factory("(self.lin(x.flatten(1)),)"))],
      "first batch"),
     ("model spec without source", lambda e: ["-m", "resnet18"], "model"),
+    ("--weights for a py: factory", lambda e: ["--weights", e.tmp / "nosuch.pt"], "only torchvision:, timm: models"),
+    ("--weights for embedded:cnn", lambda e: ["-m", "embedded:cnn", "--weights", "nosuch.pt"], "not used by embedded:"),
+    ("--weights for a file: model", lambda e: ["-m", f"file:{checkpoint(e, 'c.pt')}", "--weights", "w.pt"],
+     "not used by file:"),
+    ("unknown timm tag", lambda e: ["-m", "timm:resnet18.badtag"], "no pretrained tag 'badtag'. Valid tags: a1_in1k"),
+    ("factory mean not numbers", lambda e: ["-m", e.factory(meta_factory('"mean": "abc"'))], "mean must be"),
+    ("factory std of two numbers", lambda e: ["-m", e.factory(meta_factory('"std": [1, 1]'))], "std must be 3"),
+    ("factory std 0", lambda e: ["-m", e.factory(meta_factory('"std": 0'))], "each > 0"),
     # the data
     ("npz NaN labels", lambda e: ["-d", e.npz(**good_npz(y=np.full(40, np.nan)))], "label"),
     ("npz scalar labels", lambda e: ["-d", e.npz(**good_npz(y=np.array(3)))], "label"),
@@ -130,9 +152,14 @@ ROWS: list[Row] = [
     ("folder: no images", lambda e: ["-d", folder(e, {"a/readme.txt": b"hi"})], "no images"),
     ("folder: 64 px for a 32 px model", lambda e: ["-d", folder(e, classes(png(64)))], "--resize"),
     ("folder: mixed sizes", lambda e: ["-d", folder(e, {**classes(png()), "a/big.png": png(40)})], "--resize"),
+    ("folder: a stray class", lambda e: ["-d", folder(e, {**classes(png()), "stray/0.png": png()})],
+     "has 11 (c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, stray)"),
+    ("npz --split validation", lambda e: ["--split", "validation"], "npz: datasets have no splits"),
     ("folder: a file, not a folder", lambda e: ["-d", f"folder:{e.file('f', b'x')}"], "does not exist"),
     ("cifar batch of wrong objects", lambda e: ["-d", "cifar10", "--data-dir", cifar_folder(
         e, {b"data": [b"x"] * 3, b"labels": [0, 1, 2]})], "CIFAR"),
+    ("cifar batch calling os.system", lambda e: ["-d", "cifar10", "--data-dir", cifar_folder(e, {b"data": System()})],
+     "system, which a CIFAR python batch never needs"),
     ("cifar batch not a dict", lambda e: ["-d", "cifar10", "--data-dir", cifar_folder(e, [1, 2, 3])], "CIFAR"),
     ("unknown dataset", lambda e: ["-d", "cifar11"], "cifar10"),
     # settings, with the same rules whatever their origin

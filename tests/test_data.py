@@ -72,7 +72,59 @@ def test_cifar_reader_refuses_pickled_code(tmp_path: Path) -> None:
     with open(folder / "test_batch", "wb") as f:
         pickle.dump({"data": print}, f)  # a global reference that must not be resolved
     (folder / "batches.meta").write_bytes(b"")
-    with pytest.raises(RobauditError, match="not a valid CIFAR"):
+    with pytest.raises(RobauditError, match="builtins.print, which a CIFAR python batch never needs"):
+        load_dataset("cifar10", data_dir=tmp_path)
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_cifar_batches_pickled_by_python_3_load(tmp_path: Path, protocol: int) -> None:
+    """Protocol 2 rebuilds bytes with _codecs.encode, protocol 5 arrays with numpy's _frombuffer."""
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    data = RNG.integers(0, 256, (7, 3072), dtype=np.uint8)
+    labels = [int(v) for v in RNG.integers(0, 10, 7)]
+    batch = {b"batch_label": b"testing batch 1 of 1", b"labels": labels, b"data": data,
+             b"filenames": [f"{i}.png".encode() for i in range(7)]}
+    (folder / "test_batch").write_bytes(pickle.dumps(batch, protocol=protocol))
+    meta = {b"label_names": [f"class{i}".encode() for i in range(10)], b"num_vis": 3072}
+    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=protocol))
+    ds = load_dataset("cifar10", data_dir=tmp_path)
+    x, y = ds.load(torch.arange(7))
+    assert y.tolist() == labels and ds.info.class_names[9] == "class9"
+    assert torch.equal((x * 255).round().to(torch.uint8).reshape(7, -1), torch.from_numpy(data))
+
+
+class _System:
+    """Pickles as a call of os.system: what a malicious batch would hold."""
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        import os
+
+        return os.system, ("true",)
+
+
+@pytest.mark.parametrize("protocol", [2, 5])
+def test_cifar_reader_refuses_os_system_and_says_what_to_do(tmp_path: Path, protocol: int) -> None:
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    (folder / "test_batch").write_bytes(pickle.dumps({b"data": _System()}, protocol=protocol))
+    with pytest.raises(RobauditError, match=r"system, which a CIFAR python batch never needs.*official") as info:
+        load_dataset("cifar10", data_dir=tmp_path)
+    assert "\n" not in str(info.value)
+
+
+def test_cifar_reader_refuses_other_codecs(tmp_path: Path) -> None:
+    """_codecs.encode is allowed only as pickle uses it: latin-1 text to bytes."""
+    import codecs
+
+    class Rot13:
+        def __reduce__(self) -> tuple[object, tuple[str, str]]:
+            return codecs.encode, ("abc", "rot13")
+
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    (folder / "test_batch").write_bytes(pickle.dumps({b"data": Rot13()}, protocol=2))
+    with pytest.raises(RobauditError, match="_codecs.encode"):
         load_dataset("cifar10", data_dir=tmp_path)
 
 
@@ -88,6 +140,41 @@ def test_image_folder_resizes_to_the_model_only_when_asked(tmp_path: Path) -> No
     assert x.shape == (3, 3, 16, 16) and y.tolist() == [0, 1, 2]
     assert ds.info.class_names == ["cat", "dog", "emu"]
     assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
+
+
+def test_image_folder_skips_hidden_folders_and_files(tmp_path: Path) -> None:
+    root = write_folder(tmp_path / "imgs", size=(8, 8))
+    for hidden in (root / ".ipynb_checkpoints", root / "cat" / ".ipynb_checkpoints"):
+        hidden.mkdir()
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(hidden / "0-checkpoint.png")
+    ds = load_dataset(f"folder:{root}")
+    assert ds.info.class_names == ["cat", "dog", "emu"] and len(ds) == 9
+
+
+def test_class_count_mismatch_names_the_classes_found(tmp_path: Path) -> None:
+    root = write_folder(tmp_path / "imgs", size=(8, 8))
+    model = ModelInfo(spec="m", source="t", name="m", input_size=(3, 8, 8), num_classes=2, mean=(0.0,), std=(1.0,))
+    with pytest.raises(RobauditError, match=r"has 3 \(cat, dog, emu\)"):
+        check_compatible(model, load_dataset(f"folder:{root}").info)
+    many = load_dataset(f"folder:{root}").info
+    many.class_names, many.num_classes = [f"n{i:02d}" for i in range(20)], 20
+    with pytest.raises(RobauditError, match=r"has 20 \(n00, .*n11, … 8 more\)"):
+        check_compatible(model, many)
+
+
+@pytest.mark.parametrize("source", ["npz", "folder"])
+def test_split_free_sources_refuse_another_split(tmp_path: Path, source: str) -> None:
+    if source == "npz":
+        np.savez(tmp_path / "d.npz", x=np.zeros((3, 4, 4, 3), dtype=np.uint8), y=np.arange(3))
+        spec = f"npz:{tmp_path / 'd.npz'}"
+    else:
+        spec = f"folder:{write_folder(tmp_path / 'imgs', size=(8, 8))}"
+    assert DATASETS.get(source).split_free
+    with pytest.raises(RobauditError, match="have no splits.*--split validation cannot apply") as info:
+        load_dataset(spec, split="validation")
+    assert "\n" not in str(info.value)
+    for split in ("test", "train"):  # score's default, and what train-reference asks for
+        assert load_dataset(spec, split=split).info.split == "all"
 
 
 def test_imagenet_val_folder(tmp_path: Path) -> None:

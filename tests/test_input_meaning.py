@@ -177,3 +177,19 @@ def test_corrupt_into_another_set_needs_overwrite_and_the_same_set_resumes(tmp_p
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["dataset"]["spec"] == files["b"] and manifest["corruptions"] == ["contrast"]
     assert not (out / "brightness.npy").exists()
+
+
+def test_no_corruption_verdict_on_a_model_that_predicts_one_class(tmp_path: Path, files: dict[str, str]) -> None:
+    """Its accuracy under corruption equals its clean accuracy whatever the corruption: no verdict."""
+    from tests.bad_inputs import net_factory
+
+    factory = tmp_path / "constant.py"
+    constant = net_factory("self.lin(x.flatten(1)) * 0 + torch.arange(10.0)")  # always the last class
+    factory.write_text("import torch\nfrom torch import nn\n" + constant)
+    out = tmp_path / "card"
+    assert run("score", "-m", f"py:{factory}:make", "-d", files["a"], "-o", out, *CORRUPT_ONLY) == 0
+    report = json.loads((out / "report.json").read_text())
+    section = report["probes"]["corruptions"]
+    assert section["verdict_refused"] and section["overall_mean"] is None
+    assert set(section["category_mean"].values()) == {None} and "one class" in section["refusal"]
+    assert any("no verdict" in flag for flag in report["flags"]["corruptions"])

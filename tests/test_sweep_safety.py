@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from robaudit.atomic import out_lock
 from robaudit.cli import main
-from robaudit.suite import out_lock
 from robaudit.sweep.state import STOPPED
 from tests.conftest import write_small_cnn
 from tests.test_sweep_zoo import ROOT, make_zoo_folder, write_zoo

@@ -31,9 +31,9 @@ def corrupt_dataset(dataset: str, out: Path, *, corruptions: list[str] | None = 
     """Write the corrupted set of ``dataset`` (a spec, as `score --data` takes) into ``out``: every
     corruption (default all 15) at severities 1–5 of its first ``n_images`` images (default all),
     seeded by ``seed``. Returns the files written."""
+    from robaudit.atomic import out_lock
     from robaudit.data import load_dataset
     from robaudit.models.wrapper import resolve_device
-    from robaudit.suite import out_lock
 
     names = list(corruptions) if corruptions else list(CORRUPTION_NAMES)
     for name in names:

@@ -111,13 +111,16 @@ def decode(path: Path, channels: int) -> Tensor:
 
 
 def scan_class_folders(root: Path) -> tuple[list[Path], list[int], list[str]]:
-    """(files, labels, class names) of an ImageFolder-style tree: root/<class>/<image>."""
+    """(files, labels, class names) of an ImageFolder-style tree: root/<class>/<image>; names
+    starting with '.' are skipped."""
     if not root.is_dir():
         raise RobauditError(f"image folder {root} does not exist")
-    classes = sorted(d.name for d in root.iterdir() if d.is_dir())
+    # hidden folders and files (.ipynb_checkpoints, .git, ...) are tool state, not classes or images
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     files, labels = [], []
     for label, name in enumerate(classes):
-        found = sorted(f for f in (root / name).rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
+        found = sorted(f for f in (root / name).rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()
+                       and not any(part.startswith(".") for part in f.relative_to(root).parts))
         files += found
         labels += [label] * len(found)
     if not files:
@@ -165,6 +168,7 @@ class FolderDataset(DatasetSource):
     with ``--resize``."""
 
     name, description = "folder", "folder:PATH with one sub-folder per class"
+    split_free = True
 
     def load(self, arg: str, options: DataOptions) -> ImageSet:
         root = Path(arg).expanduser()

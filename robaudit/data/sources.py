@@ -1,7 +1,7 @@
 """Dataset sources: cifar10, cifar100, imagenet, folder:PATH, npz:PATH and the embedded default.
 
 CIFAR is read from the official python-pickle batches with a restricted unpickler (only numpy
-arrays and builtins may be constructed), so no arbitrary code runs on load; when the files are
+arrays, plain containers and bytes may be built), so no arbitrary code runs on load; when the files are
 absent and downloads are allowed, torchvision fetches and MD5-checks the official archive.
 """
 
@@ -37,9 +37,17 @@ class DataOptions:
     resize: bool = False
 
 
+# a source without splits serves its whole set for the splits robaudit asks for by itself: test
+# (the default of score and corrupt) and train (train-reference trains on it); any other is refused
+SPLIT_FREE_ACCEPTS = ("test", "train")
+
+
 class DatasetSource(ABC):
+    """One origin of datasets; ``split_free``: the source has no splits (see SPLIT_FREE_ACCEPTS)."""
+
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    split_free: ClassVar[bool] = False
 
     @abstractmethod
     def load(self, arg: str, options: DataOptions) -> ImageSet: ...
@@ -48,17 +56,33 @@ class DatasetSource(ABC):
 DATASETS: Registry[type[DatasetSource]] = Registry("dataset")
 
 
+class RefusedGlobal(pickle.UnpicklingError):
+    """A pickle asked for a callable outside the CIFAR allow-list (``module.name`` in args[0])."""
+
+
+def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
+    """``_codecs.encode`` as protocols 0-2 use it: bytes rebuilt from a latin-1 str, nothing else."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise RefusedGlobal(f"_codecs.encode({type(text).__name__}, {encoding!r})")
+    return text.encode("latin1")
+
+
 class _SafeUnpickler(pickle.Unpickler):
-    """Unpickles CIFAR batches: only numpy array reconstruction is allowed."""
+    """Unpickles CIFAR batches: only numpy array reconstruction (``_reconstruct`` up to protocol 4,
+    ``_frombuffer`` for protocol 5, under numpy 1's ``numpy.core`` and numpy 2's ``numpy._core``)
+    and the latin-1 bytes rebuild of protocols 0-2 are allowed; every other global is refused."""
 
     ALLOWED = {
         ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
         ("numpy", "ndarray"), ("numpy", "dtype"),
     }
 
     def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("_codecs", "encode"):
+            return _latin1_encode
         if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+            raise RefusedGlobal(f"{module}.{name}")
         return super().find_class(module, name)
 
 
@@ -69,6 +93,11 @@ def read_cifar_pickle(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as handle:
             raw = _SafeUnpickler(io.BufferedReader(handle), encoding="bytes").load()
+    except RefusedGlobal as exc:
+        raise RobauditError(
+            f"{path} asks the unpickler to call {exc}, which a CIFAR python batch never needs, so robaudit refuses "
+            "it; use the official batches (--download fetches them) or save a dict of numpy arrays, lists and bytes"
+        ) from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as exc:
         raise RobauditError(f"{path} is not a valid CIFAR python batch ({exc})") from None
     if not isinstance(raw, dict):
@@ -147,6 +176,7 @@ class NpzDataset(DatasetSource):
     optional ``class_names``."""
 
     name, description = "npz", "npz:PATH with x (uint8, NHWC or NCHW) and y"
+    split_free = True
 
     def load(self, arg: str, options: DataOptions) -> ImageSet:
         path = Path(arg).expanduser()

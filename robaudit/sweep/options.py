@@ -33,9 +33,10 @@ def path_settings() -> tuple[set[str], set[tuple[str, str]]]:
 
 
 def _resolve_option(key: str, text: str, base_dir: Path) -> str:
-    """A path option's value against the zoo folder; `weights` without a file suffix is a
-    torchvision weights enum name, not a path."""
-    return text if key == "weights" and not Path(text).suffix else resolve_path(text, base_dir)
+    """A path option's value against the zoo folder; `weights` without a file suffix that names
+    no file there is a torchvision weights enum name, as `score --weights` reads it."""
+    is_name = key == "weights" and not Path(text).suffix and not (base_dir / text).expanduser().exists()
+    return text if is_name else resolve_path(text, base_dir)
 
 
 def _resolve_set(entry: str, pairs: set[tuple[str, str]], base_dir: Path) -> str:

@@ -1,7 +1,7 @@
 """Run a whole zoo: plan and check it, skip what an earlier run finished, run the rest through an
 executor, keep DIR/sweep.json and the leaderboard current after every model.
 
-The sweep folder is locked for the whole run (:func:`robaudit.suite.out_lock`): a second sweep
+The sweep folder is locked for the whole run (:func:`robaudit.atomic.out_lock`): a second sweep
 into the same folder is refused at once, before it changes anything.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 from rich.console import Console
 
-from robaudit.suite import out_lock
+from robaudit.atomic import out_lock
 from robaudit.sweep.board import mixed_on_purpose, write_board
 from robaudit.sweep.executors import EXECUTORS, Executor, ExecutorOptions
 from robaudit.sweep.plan import ModelJob, plan_sweep

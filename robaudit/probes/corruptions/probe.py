@@ -122,7 +122,8 @@ class CorruptionProbe(Probe):
         # Clean accuracy on the very images that were corrupted; the unit is named by their count and
         # first and last index, so a cached count of other images is never reused.
         span = f"{int(idx[0])}-{int(idx[-1])}" if len(idx) else "none"
-        clean = ctx.cache.get_or_compute(f"clean/n={len(idx)}/{span}", partial(self._count, ctx, idx, None, 0))
+        clean = ctx.cache.get_or_compute(f"clean/n={len(idx)}/{span}/majority",
+                                         partial(self._count, ctx, idx, None, 0))
         accuracy: dict[str, dict[str, float]] = {}
         cells = [(n, s) for n in names for s in severities]
         for name, sev in ctx.track(cells, "corruptions", len(cells)):
@@ -160,7 +161,7 @@ class CorruptionProbe(Probe):
         c, h, w = ctx.data.info.image_size if source is None else source.image_size()
         chunk = generation_chunk(h, w)
         pending: list[tuple[Tensor, Tensor]] = []
-        correct = 0
+        correct, predicted = 0, torch.zeros(ctx.model.info.num_classes, dtype=torch.long)
         for start in range(0, len(idx), chunk):
             part = idx[start : start + chunk]
             if source is not None and name is not None:
@@ -173,9 +174,20 @@ class CorruptionProbe(Probe):
             pending.append((self._model_input(ctx, x), y))
             if sum(len(p[1]) for p in pending) >= ctx.batch_size or start + chunk >= len(idx):
                 xs, ys = torch.cat([p[0] for p in pending]), torch.cat([p[1] for p in pending])
-                correct += int((ctx.predict_logits(xs).argmax(-1) == ys).sum())
+                top = ctx.predict_logits(xs).argmax(-1)
+                correct += int((top == ys).sum())
+                predicted += torch.bincount(top.cpu(), minlength=len(predicted))[: len(predicted)]
                 pending = []
-        return {"correct": correct, "total": len(idx)}
+        return {"correct": correct, "total": len(idx), "majority": int(predicted.max()) if len(idx) else 0}
+
+    def _refusal(self, ctx: ProbeContext, clean: dict[str, Any]) -> str | None:
+        """Why no verdict is given on this model (it predicts one class for every clean image, or
+        is not above chance by the binomial test of probes/clean.py), else None."""
+        from robaudit.probes.clean import check_clean
+
+        total = int(clean["total"])
+        share = int(clean["majority"]) / total if total else 0.0
+        return check_clean(int(clean["correct"]), total, 1 / ctx.model.info.num_classes, share).refusal
 
     def _noise_sweep(self, ctx: ProbeContext, idx: Tensor) -> list[float]:
         """Accuracy under x + N(0, std²), clipped to [0, 1], per std of the sweep (2019 paper, Fig. 4)."""
@@ -204,6 +216,10 @@ class CorruptionProbe(Probe):
             "accuracy": accuracy,
         }
         out.update(metrics.summarise(accuracy, severities))
+        refusal = self._refusal(ctx, clean)
+        if refusal is not None:  # accuracies of a model that learnt nothing say nothing about corruptions
+            out.update(overall_mean=None, category_mean=dict.fromkeys(out["category_mean"]), verdict_refused=True,
+                       refusal=refusal)
         out["noise_sweep"] = {"std": list(st.noise_sweep), "accuracy": sweep}
         if baseline is not None:
             out["relative_error"] = metrics.relative_error(accuracy, clean_acc, baseline, severities)
@@ -211,7 +227,7 @@ class CorruptionProbe(Probe):
         table = np.array([[accuracy[c][str(s)] for s in severities] for c in accuracy])
         arrays = {"accuracy": table, "noise_sweep_std": np.array(st.noise_sweep),
                   "noise_sweep_accuracy": np.array(sweep)}
-        flags = []
+        flags = [f"no verdict: {out['refusal']}"] if out.get("verdict_refused") else []
         if source is None and scale != 1.0:
             flags.append(f"{h}×{w} images use the {ref} px corruption table with lengths scaled by {scale:.3f}")
         return ProbeResult(self.name, self.settings_json(), out, arrays, flags)

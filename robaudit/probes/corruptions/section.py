@@ -65,5 +65,8 @@ class CorruptionMetrics(Section):
     severity_mean: dict[str, Accuracy | None]
     overall_mean: float | None = _accuracy("mean accuracy over corruptions and severities", None,
                                            column="corruption_acc")
+    verdict_refused: bool = metric(False, unit="bool", label="no verdict: model at chance or constant",
+                                   direction="lower")
+    refusal: str | None = None  # why, when verdict_refused (the means above are then null)
     noise_sweep: NoiseSweep
     relative_error: RelativeError | None = None
