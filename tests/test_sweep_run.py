@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +14,7 @@ from robaudit.cli import main
 from robaudit.report_schema import validate_report
 from robaudit.sweep import run_sweep, shared
 from tests.conftest import assert_same_metrics
-from tests.test_sweep_zoo import ROOT, make_zoo_folder, write_zoo
+from tests.test_sweep_zoo import make_zoo_folder, start_three_model_sweep, write_zoo
 
 TINY_FLAGS = ["--probes", "hybrid", "--n-images", "40", "--hybrid-seeds", "2", "--hybrid-grid", "uniform:6"]
 
@@ -51,13 +49,9 @@ def test_failing_models_are_recorded_and_the_others_match_score(tmp_path: Path) 
 
 
 def test_a_killed_sweep_resumes_without_rerunning_finished_models(tmp_path: Path) -> None:
-    root = make_zoo_folder(tmp_path, names=("a", "b", "c"))
-    zoo = write_zoo(root, ["file:refs/a.pt", "file:refs/b.pt", "file:refs/c.pt"], n_images=120, hybrid_seeds=4,
-                    hybrid_grid="uniform:12")
     out = tmp_path / "sweep"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "robaudit", "sweep", str(zoo), "-o", str(out), "-q"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    zoo, proc = start_three_model_sweep(tmp_path, out, subprocess.DEVNULL, n_images=120, hybrid_seeds=4,
+                                        hybrid_grid="uniform:12")
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         if (out / "sweep.json").exists() and sweep_record(out)["counts"]["done"] >= 1:

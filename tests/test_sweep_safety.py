@@ -4,10 +4,8 @@ unchanged input files, a leaderboard that is never stale, and Ctrl-C recorded as
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from robaudit.atomic import out_lock
 from robaudit.cli import main
 from robaudit.sweep.state import STOPPED
 from tests.conftest import write_small_cnn
-from tests.test_sweep_zoo import ROOT, make_zoo_folder, write_zoo
+from tests.test_sweep_zoo import make_zoo_folder, start_three_model_sweep, write_zoo
 
 
 def record(out: Path) -> dict:
@@ -111,13 +109,9 @@ def test_same_settings_make_a_strict_leaderboard(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_records_the_running_model_as_interrupted_and_says_how_to_resume(tmp_path: Path) -> None:
-    root = make_zoo_folder(tmp_path, names=("a", "b", "c"))
-    zoo = write_zoo(root, ["file:refs/a.pt", "file:refs/b.pt", "file:refs/c.pt"], n_images=200, hybrid_seeds=8,
-                    hybrid_grid="uniform:16")
     out = tmp_path / "out"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "robaudit", "sweep", str(zoo), "-o", str(out), "-q"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _, proc = start_three_model_sweep(tmp_path, out, subprocess.PIPE, n_images=200, hybrid_seeds=8,
+                                      hybrid_grid="uniform:16")
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None and not (out / "models" / "a").exists():
         time.sleep(0.02)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -30,6 +33,18 @@ def make_zoo_folder(root: Path, names: tuple[str, ...] = ("a", "b")) -> Path:
     write_small_cnn(root / "nan.pt", 0, nan=True)
     (root / "broken.pt").write_bytes(b"not a checkpoint")
     return root
+
+
+def start_three_model_sweep(tmp_path: Path, out: Path, stderr: int, **defaults: object) -> tuple[
+        Path, subprocess.Popen[str]]:
+    """A zoo of three small CNNs (refs/a, b, c) with ``defaults``, and `robaudit sweep` of it into
+    ``out`` started in a subprocess (quiet; stderr as given). Returns the zoo file and the process."""
+    zoo = write_zoo(make_zoo_folder(tmp_path, names=("a", "b", "c")),
+                    ["file:refs/a.pt", "file:refs/b.pt", "file:refs/c.pt"], **defaults)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([sys.executable, "-m", "robaudit", "sweep", str(zoo), "-o", str(out), "-q"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+    return zoo, process
 
 
 def write_zoo(root: Path, models: list[object], **defaults: object) -> Path:
