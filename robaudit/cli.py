@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from robaudit.cli_options import messages_on_stderr
 from robaudit.errors import RobauditError
 from robaudit.robustbench_import import filter_known_library_warnings
 
@@ -81,6 +82,7 @@ def score(
     **options: Any,
 ) -> None:
     """Run the audit suite on a model and write the report card."""
+    messages_on_stderr(quiet or json_out)
     if junit:
         from robaudit.atomic import check_writable
 
@@ -267,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         from click.exceptions import ClickException  # type: ignore[assignment]
 
     filter_known_library_warnings()  # import-time deprecation notices of timm, torchvision, robustbench
+    messages_on_stderr(quiet=False)  # a command given --quiet turns them off
     try:  # exceptions reach us, not click's handlers
         code = build_app()(args=argv, prog_name="robaudit", standalone_mode=False)
         if code == 130:  # typer ≥ 0.16 turns KeyboardInterrupt into a silent exit code 130

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import logging
 import sys
 import typing
 from collections.abc import Callable, Iterator
@@ -124,3 +125,23 @@ def stdout_for_json_only(json_out: bool) -> Iterator[None]:
         return
     with contextlib.redirect_stdout(sys.stderr):
         yield
+
+
+class _StderrLines(logging.Handler):
+    """Writes each record as one plain line on the current sys.stderr (through Rich, so it plays
+    well with progress bars)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from rich.console import Console
+
+        Console(stderr=True).print(self.format(record), highlight=False, markup=False, soft_wrap=True)
+
+
+def messages_on_stderr(quiet: bool) -> None:
+    """robaudit's information lines (the ``robaudit`` logger at INFO: training epochs, files
+    written) on stderr, or none with ``quiet``; warnings and errors either way."""
+    logger = logging.getLogger("robaudit")
+    if not any(isinstance(h, _StderrLines) for h in logger.handlers):
+        logger.addHandler(_StderrLines())
+        logger.propagate = False
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)

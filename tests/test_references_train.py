@@ -295,3 +295,20 @@ def test_pca_on_too_large_images_fails_before_loading(tmp_path: Path) -> None:
     big = tiny_set(n=8, size=96)  # 3 × 96 × 96 = 27 648 > 16 384
     with pytest.raises(RobauditError, match="limit is D = C·H·W ≤ 16384"):
         prepare(spec(tmp_path, "pca"), big, None)
+
+
+def test_quiet_training_prints_no_epoch_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The epoch and file lines are information: on stderr, and gone under --quiet."""
+    from robaudit.cli import main
+
+    data = tiny_set(n=32)
+    npz = tmp_path / "d.npz"
+    np.savez(npz, x=data.images.numpy(), y=data.labels.numpy())
+    base = ["train-reference", "baseline", "--dataset", f"npz:{npz}", "--arch", "small-cnn", "--device", "cpu",
+            "--set", "epochs=1", "--set", "width=0.25", "--batch-size", "16", "--no-resume"]
+    capsys.readouterr()
+    assert main([*base, "--out", str(tmp_path / "loud.pt")]) == 0
+    loud = capsys.readouterr().err
+    assert "epoch 1:" in loud and "wrote" in loud
+    assert main([*base, "--out", str(tmp_path / "quiet.pt"), "-q"]) == 0
+    assert capsys.readouterr().err == ""

@@ -36,11 +36,12 @@ def command(
     json_out: Annotated[bool, Opt("--json", help="print sweep.json (or the plan) on stdout")] = False,
 ) -> None:
     """Audit every model of a zoo file: exit 0 all done, 1 some failed, 2 bad zoo file."""
-    from robaudit.cli_options import stdout_for_json_only
+    from robaudit.cli_options import messages_on_stderr, stdout_for_json_only
     from robaudit.sweep.executors import EXECUTORS, ExecutorOptions
     from robaudit.sweep.progress import dry_run_table, summary_table
     from robaudit.sweep.runner import jobs_as_json, plan_only, run_sweep
 
+    messages_on_stderr(quiet or json_out)
     console, err = Console(), Console(stderr=True)
     EXECUTORS.get(executor)  # an unknown executor is bad input, with --dry-run too
     if dry_run:

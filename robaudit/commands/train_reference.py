@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from robaudit import config
-from robaudit.cli_options import given_values, typer_parameters, with_parameters
+from robaudit.cli_options import given_values, messages_on_stderr, typer_parameters, with_parameters
 from robaudit.errors import RobauditError
 from robaudit.references.backbones import ARCHITECTURES, BACKBONE_LIBRARIES
 from robaudit.references.kinds import REFERENCE_KINDS
@@ -51,6 +51,7 @@ def _command(
     **recipe_flags: Any,
 ) -> None:
     """Train a reference model (docs/train_reference.md) and write a checkpoint `robaudit score` can load."""
+    messages_on_stderr(quiet)  # the epoch lines too
     from robaudit.references.setup import TrainSpec
     from robaudit.references.train import train_reference
 

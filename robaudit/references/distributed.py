@@ -7,6 +7,7 @@ averaged by DistributedDataParallel; rank 0 evaluates, logs and writes files.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 
@@ -73,8 +74,7 @@ def cleanup(world: World) -> None:
 
 
 def log(world: World, text: str) -> None:
-    """Print on rank 0 only (through rich, so it plays well with progress bars)."""
+    """An information line on rank 0 only, through the ``robaudit`` logger (the CLI shows it on
+    stderr unless a command runs with --quiet)."""
     if world.main:
-        from rich.console import Console
-
-        Console(stderr=True).print(text, highlight=False, markup=False)
+        logging.getLogger("robaudit.train").info(text)
