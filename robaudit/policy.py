@@ -80,6 +80,10 @@ def load_report(path: Path) -> dict[str, Any]:
     """A report.json checked against this version's schema (RobauditError otherwise)."""
     from robaudit.report_schema import validate_report
 
+    if path.is_dir() and (path / "report.json").is_file():  # a score folder: its report
+        path = path / "report.json"
+    if path.is_dir():
+        raise RobauditError(f"report {path} is a folder without report.json; give a score folder or its report.json")
     if not path.is_file():
         raise RobauditError(f"report {path} does not exist; run `robaudit score --out DIR` first")
     try:
@@ -149,6 +153,14 @@ def lookup(report: dict[str, Any], metric: str) -> Any:
         elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
             node = node[int(part)]
         else:
+            from robaudit.probes import PROBES
+
+            probes = report.get("probes", {})
+            parts = metric.split(".")
+            if len(parts) > 1 and parts[0] == "probes" and parts[1] not in probes and parts[1] in PROBES:
+                ran = ", ".join(probes) or "none"
+                raise RobauditError(f"metric {metric!r} needs the {parts[1]} probe, which this report did not run "
+                                    f"(probes run: {ran}); add it to `score --probes` or drop the rule")
             keys = flatten_keys(report)
             raise RobauditError(f"metric {metric!r} is not in the report.{suggest(metric, keys)}")
     return node

@@ -102,6 +102,8 @@ ROWS: list[Row] = [
     ("factory raises", lambda e: ["-m", e.factory("def make():\n    raise ValueError('no weights')\n")],
      "ValueError"),
     ("factory syntax error", lambda e: ["-m", e.factory("def make(:\n")], "SyntaxError"),
+    ("factory calls sys.exit", lambda e: ["-m", e.factory("import sys\ndef make():\n    sys.exit('bye')\n")],
+     "SystemExit: bye"),
     ("factory missing", lambda e: ["-m", e.factory("def other():\n    pass\n").replace(":make", ":nope")],
      "no function"),
     ("factory misspelt", lambda e: ["-m", e.factory("def make():\n    pass\n").replace(":make", ":mkae")],

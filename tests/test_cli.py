@@ -185,3 +185,12 @@ def test_score_writes_the_junit_file_on_bad_input_too(tmp_path: Path) -> None:
     assert run(["score", "-m", "nosuch:x", "-o", tmp_path / "card", "--policy", policy, "--junit", junit, "-q"]) == 2
     suite = ET.parse(junit).getroot()
     assert suite.get("errors") == "1" and "unknown model source" in suite.find("testcase/error").get("message")
+
+
+def test_one_line_messages_drop_terminal_codes_and_do_not_repeat_an_empty_exception() -> None:
+    from robaudit.errors import describe_exception, one_line
+
+    assert one_line(ValueError("\x1b[1mWeights only load failed.\x1b[0m\nRe-running")) == (
+        "Weights only load failed. Re-running")
+    assert describe_exception(EOFError()) == "EOFError"
+    assert describe_exception(EOFError("Ran out of input")) == "EOFError: Ran out of input"

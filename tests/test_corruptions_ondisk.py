@@ -66,6 +66,7 @@ def test_npy_missing_and_truncated_are_named(tmp_path: Path) -> None:
     message = str(err.value)
     assert "snow.npy is truncated" in message and "frost.npy is missing" in message
     assert "fog.npy" not in message
+    assert "pass --set 'corruptions.corruptions=[fog,snow]' to use those" in message  # what to do instead
 
 
 def test_folder_layout_reads_classes_in_sorted_order(tmp_path: Path) -> None:
@@ -92,7 +93,8 @@ def test_folder_missing_severity_and_truncated_jpeg(tmp_path: Path) -> None:
     with pytest.raises(RobauditError) as err:
         source.check(["contrast", "fog"], [1, 2, 3, 4, 5])
     assert "fog/5 is missing" in str(err.value) and "fog/4 holds no images" in str(err.value)
-    assert "contrast" not in str(err.value)
+    assert str(tmp_path / "contrast") not in str(err.value)  # nothing wrong with it: offered instead
+    assert "pass --set 'corruptions.corruptions=[contrast]'" in str(err.value)
     victim = sorted((tmp_path / "contrast" / "1").rglob("*.JPEG"))[0]
     victim.write_bytes(victim.read_bytes()[:100])
     assert isinstance(source, FolderSet)

@@ -103,3 +103,20 @@ def test_a_zero_bound_holds_beside_better_than() -> None:
     assert not evaluate(report, [Rule("probes.corruptions.relative_error.mce", max=0, better_than=0.5)])["passed"]
     assert evaluate(report, [Rule("probes.corruptions.relative_error.mce", max=0.4, better_than=0.5)])["passed"]
     assert not evaluate(report, [Rule("probes.corruptions.overall_mean", min=0.6, better_than=0.1)])["passed"]
+
+
+def test_a_rule_on_a_probe_the_report_did_not_run_names_that_probe() -> None:
+    with pytest.raises(RobauditError, match="needs the bandpass probe, which this report did not run"):
+        lookup(REPORT, "probes.bandpass.f_lp50.cycles_per_pixel")
+    with pytest.raises(RobauditError, match="Did you mean: probes.hybrid"):  # a misspelt probe: close matches
+        lookup(REPORT, "probes.hybird.f_rev.cycles_per_pixel.mean")
+
+
+def test_check_takes_a_score_folder_for_its_report(tmp_path: Path) -> None:
+    from robaudit.policy import load_report
+
+    with pytest.raises(RobauditError, match="is a folder without report.json"):
+        load_report(tmp_path)
+    (tmp_path / "report.json").write_text("{}")
+    with pytest.raises(RobauditError, match="report.json is not a robaudit report"):
+        load_report(tmp_path)

@@ -72,6 +72,14 @@ def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
         return shape, dtype, f.tell()
 
 
+def subset_hint(absent: list[str], available: list[str]) -> str:
+    """What to do when a set lacks some corruptions: evaluate the ones it holds."""
+    held = [name for name in available if name not in absent]
+    if not absent or not held:
+        return ""
+    return f" (it holds {', '.join(held)}: pass --set 'corruptions.corruptions=[{','.join(held)}]' to use those)"
+
+
 class NpySet(CorruptionSet):
     """CIFAR-10-C-style ``<corruption>.npy`` + ``labels.npy`` (memory-mapped)."""
 
@@ -94,7 +102,8 @@ class NpySet(CorruptionSet):
         return (shape[3], shape[1], shape[2]) if len(shape) == 4 else (1, shape[1], shape[2])
 
     def check(self, names: Iterable[str], severities: Iterable[int]) -> None:
-        problems = []
+        problems: list[str] = []
+        absent: list[str] = []
         labels = self.root / "labels.npy"
         n = None
         if not labels.exists():
@@ -107,6 +116,7 @@ class NpySet(CorruptionSet):
         for name in names:
             path = self.root / f"{name}.npy"
             if not path.exists():
+                absent.append(name)
                 problems.append(f"{path} is missing")
                 continue
             try:
@@ -122,7 +132,8 @@ class NpySet(CorruptionSet):
             elif n is not None and shape[0] != 5 * n:
                 problems.append(f"{path} holds {shape[0]} images but labels.npy implies {5 * n}")
         if problems:
-            raise RobauditError(f"corruption set {self.root} (npy layout): " + "; ".join(problems))
+            raise RobauditError(f"corruption set {self.root} (npy layout): " + "; ".join(problems)
+                                + subset_hint(absent, self.available()))
 
     def labels(self) -> np.ndarray:
         if self._labels is None:
@@ -177,12 +188,14 @@ class FolderSet(CorruptionSet):
             return (3, im.size[1], im.size[0])
 
     def check(self, names: Iterable[str], severities: Iterable[int]) -> None:
-        problems = []
+        problems: list[str] = []
+        absent: list[str] = []
         counts = {}
         for name in names:
             for s in severities:
                 base = self.root / name / str(s)
                 if not base.is_dir():
+                    absent.append(name)
                     problems.append(f"{base} is missing")
                     continue
                 count = self.num_images(name, s)
@@ -195,7 +208,8 @@ class FolderSet(CorruptionSet):
             problems.append(f"{self.root / low[0] / str(low[1])} holds only {counts[low]} images, "
                             f"others up to {max(counts.values())} (incomplete extraction?)")
         if problems:
-            raise RobauditError(f"corruption set {self.root} (folder layout): " + "; ".join(problems))
+            raise RobauditError(f"corruption set {self.root} (folder layout): " + "; ".join(problems)
+                                + subset_hint(absent, self.available()))
 
     def check_files(self, name: str, severity: int, indices: Tensor) -> None:
         """Raise naming empty or truncated files (a JPEG must end with FF D9) among ``indices``."""

@@ -143,7 +143,7 @@ class PythonSource(ModelSource):
             raise RobauditError(f"{target} has no function {func_name!r}.{suggest(func_name, functions)}")
         try:
             made = factory()
-        except Exception as exc:  # the user's code: any exception becomes one line naming it
+        except (Exception, SystemExit) as exc:  # the user's code: any exception (sys.exit too) is one line
             raise RobauditError(f"py:{name}: {func_name}() raised {describe_exception(exc)}") from None
         meta = dict(made) if isinstance(made, dict) else dict(getattr(made, "robaudit_meta", {}))
         net = made["model"] if isinstance(made, dict) else made
@@ -183,7 +183,7 @@ def _import_file(path: Path) -> Any:
     sys.path.insert(0, folder)
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:  # SyntaxError, ImportError, anything the user's file raises
+    except (Exception, SystemExit) as exc:  # SyntaxError, ImportError, sys.exit, anything the file raises
         raise RobauditError(f"importing {path} raised {describe_exception(exc)}") from None
     finally:
         if folder in sys.path:
