@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -38,18 +38,14 @@ def command(
     """Audit every model of a zoo file: exit 0 all done, 1 some failed, 2 bad zoo file."""
     from robaudit.cli_options import messages_on_stderr, stdout_for_json_only
     from robaudit.sweep.executors import EXECUTORS, ExecutorOptions
-    from robaudit.sweep.progress import dry_run_table, summary_table
-    from robaudit.sweep.runner import jobs_as_json, plan_only, run_sweep
+    from robaudit.sweep.progress import summary_table
+    from robaudit.sweep.runner import run_sweep
 
     messages_on_stderr(quiet or json_out)
     console, err = Console(), Console(stderr=True)
     EXECUTORS.get(executor)  # an unknown executor is bad input, with --dry-run too
     if dry_run:
-        planned = plan_only(zoo, out)
-        if json_out:
-            print(json.dumps(jobs_as_json(planned), indent=2, default=str))
-        elif not quiet:
-            console.print(dry_run_table(planned))
+        _dry_run(console, zoo, out, quiet, json_out)
         return
     options = ExecutorOptions(folder=out, jobs=jobs, address=address, gpus_per_model=gpus_per_model,
                               cpus_per_model=cpus_per_model, max_retries=max_retries,
@@ -60,10 +56,7 @@ def command(
             outcome = run_sweep(zoo, out, executor, options, console=err, show_progress=not (quiet or json_out),
                                 command=" ".join(["robaudit", *sys.argv[1:]]))
     except KeyboardInterrupt:
-        kept = (f"each model's status is in {out / 'sweep.json'}; finished models are kept and a model stopped "
-                "mid-run resumes from its partial results" if (out / "sweep.json").is_file() else "no model ran")
-        _line(err, "interrupted", f"{kept}: run the same `robaudit sweep` command again to resume")
-        raise SystemExit(130) from None  # exit code 130 without the generic hint of other commands
+        _interrupted(err, out)
     if json_out:
         print(json.dumps(outcome.record, indent=2))
     elif not quiet:
@@ -73,6 +66,26 @@ def command(
         _line(err, "leaderboard not written", outcome.record["leaderboard_error"])
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)
+
+
+def _interrupted(err: Console, out: Path) -> NoReturn:
+    """Ctrl-C: say what was kept and how to resume; exit 130 without the other commands' hint."""
+    kept = (f"each model's status is in {out / 'sweep.json'}; finished models are kept and a model stopped "
+            "mid-run resumes from its partial results" if (out / "sweep.json").is_file() else "no model ran")
+    _line(err, "interrupted", f"{kept}: run the same `robaudit sweep` command again to resume")
+    raise SystemExit(130) from None
+
+
+def _dry_run(console: Console, zoo: Path, out: Path, quiet: bool, json_out: bool) -> None:
+    """The expanded models and their work, as a table or as JSON; nothing runs."""
+    from robaudit.sweep.progress import dry_run_table
+    from robaudit.sweep.runner import jobs_as_json, plan_only
+
+    planned = plan_only(zoo, out)
+    if json_out:
+        print(json.dumps(jobs_as_json(planned), indent=2, default=str))
+    elif not quiet:
+        console.print(dry_run_table(planned))
 
 
 def _line(err: Console, label: str, text: str) -> None:
