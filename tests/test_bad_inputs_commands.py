@@ -79,7 +79,7 @@ ROWS: list[Row] = [
     ("check: report not JSON", lambda e: ["check", e.file("r.json", "{"), "--policy", policy(e)], "not valid JSON"),
     ("check: report is a list", lambda e: ["check", e.file("r.json", "[]"), "--policy", policy(e)], "not a robaudit"),
     ("check: other schema version", lambda e: ["check", other_version(e), "--policy", policy(e)], "schema version"),
-    ("check: report is a folder", lambda e: ["check", e.tmp, "--policy", policy(e)], "does not exist"),
+    ("check: report is a folder", lambda e: ["check", e.tmp, "--policy", policy(e)], "a folder without report.json"),
     ("check: binary policy", lambda e: ["check", report(e), "--policy", policy(e, bytes(range(256)))], "policy"),
     ("check: policy NaN bound", lambda e: ["check", report(e), "--policy",
                                            policy(e, "rules:\n  - {metric: config.seed, max: .nan}\n")], "finite"),
