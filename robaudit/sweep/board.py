@@ -14,12 +14,12 @@ import json
 import re
 from pathlib import Path
 
+from robaudit.compare.load import IGNORED_SETTINGS
 from robaudit.errors import one_line
 from robaudit.sweep.plan import ModelJob
 
 TABLES = ("leaderboard.csv", "leaderboard.json", "leaderboard.md", "leaderboard.html")
 _OWN_FILE = re.compile(r"leaderboard\.(csv|json|md|html)|[A-Za-z0-9_.-]+\.png")  # what compare writes
-_IGNORED = {"corruptions.baseline_report"}  # a setting compare does not compare
 
 
 def planned_settings(job: ModelJob) -> dict[str, str]:
@@ -31,7 +31,7 @@ def planned_settings(job: ModelJob) -> dict[str, str]:
         is_instance = dataclasses.is_dataclass(settings) and not isinstance(settings, type)
         values = dataclasses.asdict(settings) if is_instance else dict(vars(settings))
         for key, value in values.items():
-            if f"{probe}.{key}" not in _IGNORED:
+            if f"{probe}.{key}" not in IGNORED_SETTINGS:  # as compare reads reports
                 flat[f"{probe}.{key}"] = json.dumps(value, sort_keys=True, default=str)
     return flat
 

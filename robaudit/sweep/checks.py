@@ -39,14 +39,10 @@ def input_files(config: SuiteConfig) -> list[Path]:
     """The local files the model's spec and path options name: file:PATH, the .py file of
     py:FILE.py:FUNC, a `weights` file and path-valued probe settings that name a file.
     Folders and datasets are not included (too big to hash on every run)."""
-    from robaudit.sweep.options import path_settings
+    from robaudit.sweep.options import path_settings, spec_path
 
-    prefix, _, rest = config.model.partition(":")
-    named: list[str] = []
-    if prefix == "file":
-        named.append(rest)
-    elif prefix == "py" and ".py:" in rest:
-        named.append(rest.rpartition(":")[0])
+    model_file = spec_path(config.model)
+    named: list[str] = [] if model_file is None else [model_file[1]]
     if config.weights:
         named.append(config.weights)
     _, pairs = path_settings()

@@ -88,17 +88,25 @@ def resolve_path(text: str, base_dir: Path) -> str:
     return os.path.normpath(path if path.is_absolute() else base_dir / path)
 
 
-def resolve_spec_path(spec: str, base_dir: Path) -> str:
-    """Paths inside specs: file:PATH, py:FILE.py:FUNC, npz:PATH, folder:PATH."""
+def spec_path(spec: str) -> tuple[str, str, str] | None:
+    """The path inside a spec as (head, path, tail), spec == head + path + tail: file:PATH,
+    py:FILE.py:FUNC, npz:PATH, folder:PATH; None for a spec without one."""
     prefix, sep, rest = spec.partition(":")
-    if not sep:
-        return spec
-    if prefix in ("file", "npz", "folder"):
-        return f"{prefix}:{resolve_path(rest, base_dir)}"
-    if prefix == "py" and ".py:" in rest:
+    if sep and prefix in ("file", "npz", "folder"):
+        return f"{prefix}:", rest, ""
+    if sep and prefix == "py" and ".py:" in rest:
         target, _, func = rest.rpartition(":")
-        return f"py:{resolve_path(target, base_dir)}:{func}"
-    return spec
+        return "py:", target, f":{func}"
+    return None
+
+
+def resolve_spec_path(spec: str, base_dir: Path) -> str:
+    """A spec with its path (see :func:`spec_path`) resolved against the zoo file's folder."""
+    parts = spec_path(spec)
+    if parts is None:
+        return spec
+    head, path, tail = parts
+    return f"{head}{resolve_path(path, base_dir)}{tail}"
 
 
 def build_suite_config(spec: str, values: dict[str, Any], base_dir: Path, out: Path) -> SuiteConfig:
